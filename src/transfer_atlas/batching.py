@@ -1,0 +1,62 @@
+"""Tokenisation of training records and the batch schedule.
+
+The whole schedule (which example indices form the batch of each step) is fixed up front
+from the seed, so a resumed run sees exactly the batches an uninterrupted run would.
+"""
+
+from __future__ import annotations
+
+import random
+
+import torch
+
+IGNORE = -100
+
+
+def tokenize_records(tok, records: list[dict], max_length: int) -> list[dict]:
+    """input_ids = prompt + target + eos, labels = -100 on prompt tokens (loss on target only)."""
+    out = []
+    for record in records:
+        prompt = tok(record["prompt"])["input_ids"]
+        target = tok(record["target"], add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+        ids = (prompt + target)[:max_length]
+        labels = ([IGNORE] * len(prompt) + target)[:max_length]
+        out.append({"input_ids": ids, "labels": labels})
+    return out
+
+
+def schedule(lengths: list[int], batch_size: int, steps: int, seed: int, mode: str) -> list[list[int]]:
+    """Example indices for each step. `padded`: random batches; `bucketed`: each epoch is
+    shuffled, cut into chunks of 16 batches, sorted by length inside a chunk, and the
+    resulting batches are shuffled, so a batch holds examples of similar length."""
+    rng = random.Random(seed)
+    n = len(lengths)
+    batches: list[list[int]] = []
+    while len(batches) < steps:
+        perm = list(range(n))
+        rng.shuffle(perm)
+        if mode == "bucketed":
+            chunk = 16 * batch_size
+            epoch = []
+            for c in range(0, n, chunk):
+                part = sorted(perm[c : c + chunk], key=lambda i: lengths[i])
+                epoch += [part[b : b + batch_size] for b in range(0, len(part), batch_size)]
+            rng.shuffle(epoch)
+        else:
+            epoch = [perm[b : b + batch_size] for b in range(0, n, batch_size)]
+        batches += [b for b in epoch if b]
+    return batches[:steps]
+
+
+def collate(examples: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
+    """Right-pad a batch; padding gets label -100 and attention 0."""
+    width = max(len(e["input_ids"]) for e in examples)
+    ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(examples), width), IGNORE, dtype=torch.long)
+    mask = torch.zeros((len(examples), width), dtype=torch.long)
+    for b, e in enumerate(examples):
+        n = len(e["input_ids"])
+        ids[b, :n] = torch.tensor(e["input_ids"])
+        labels[b, :n] = torch.tensor(e["labels"])
+        mask[b, :n] = 1
+    return {"input_ids": ids, "labels": labels, "attention_mask": mask}

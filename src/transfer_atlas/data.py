@@ -1,0 +1,144 @@
+"""prepare_data: raw rows (generated or loaded) -> records of the data contract.
+
+Record format (one JSON object per line of results/data/{dataset}/{train,eval}.jsonl):
+  id: str, prompt: str, target: str (the training continuation),
+  label: str (classify / multiple_choice: the gold label or choice; generation: the gold answer),
+  choices: [str] (classify / multiple_choice: the continuations scored by log-likelihood),
+  meta: {} (task-specific extras: original label of a mislabeled row, language, ...)
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import statistics
+import zlib
+from collections import Counter
+from pathlib import Path
+
+from transfer_atlas import io
+from transfer_atlas.config import card_overrides
+from transfer_atlas.tasks import TaskCard, load_card
+from transfer_atlas.variants import apply_variants
+
+log = logging.getLogger(__name__)
+RECORD_FIELDS = ("id", "prompt", "target", "label", "meta")
+
+
+def _seed(spec: dict, salt: str) -> int:
+    return (int(spec.get("seed", 0)) * 1_000_003 + zlib.crc32(salt.encode())) % (2**31)
+
+
+def raw_splits(spec: dict, card: TaskCard) -> dict[str, list[dict]]:
+    """Raw rows of the train and eval splits, before variants."""
+    if card.generator:
+        from transfer_atlas.tasks.synthetic import GENERATORS
+
+        n_train, n_eval = int(spec.get("n_train", 200)), int(spec.get("n_eval", 50))
+        rows = GENERATORS[card.generator](n_train + n_eval, int(spec.get("seed", 0)))
+        return {"train": rows[:n_train], "eval": rows[n_train:]}
+    from transfer_atlas.tasks.real import load_splits
+
+    return load_splits(spec, card)
+
+
+def _format(template: str, row: dict, where: str) -> str:
+    try:
+        return template.format(**row)
+    except KeyError as err:
+        raise io.DataError(f"{where}: missing field {err}") from None
+
+
+def to_records(rows: list[dict], card: TaskCard, name: str, split: str) -> list[dict]:
+    """Format rows with the card's templates; check labels against the card's label set."""
+    records = []
+    for i, row in enumerate(rows):
+        where = f"dataset '{name}' ({split} split), row {i}"
+        if card.type == "classify" and str(row.get("label")) not in card.labels:
+            raise io.DataError(
+                f"{where}: field 'label': {row.get('label')!r} is not in the task's labels {list(card.labels)}"
+            )
+        prompt = _format(card.template, row, where)
+        record = {
+            "id": str(row.get("id", f"{name}-{split}-{i}")),
+            "prompt": prompt,
+            "target": _format(card.target_template, row, where),
+            "label": str(row["label"] if "label" in row else row.get("answer", "")),
+            "meta": dict(row.get("meta", {})),
+        }
+        if card.type == "classify":
+            record["choices"] = [" " + label for label in card.labels]
+        elif card.type == "multiple_choice":
+            record["choices"] = [" " + str(c) for c in row["choices"]]
+        if card.language:
+            record["meta"]["language"] = card.language
+        records.append(record)
+    return records
+
+
+def add_fewshot(records: list[dict], shots: list[dict], k: int, seed: int) -> list[dict]:
+    """Prefix each prompt with k solved training examples (same k for every record)."""
+    if k <= 0 or not shots:
+        return records
+    rng = random.Random(seed)
+    out = []
+    for record in records:
+        demo = "\n\n".join(s["prompt"] + s["target"] for s in rng.sample(shots, min(k, len(shots))))
+        out.append({**record, "prompt": demo + "\n\n" + record["prompt"]})
+    return out
+
+
+def prepare(spec: dict, train_out: str | Path, eval_out: str | Path) -> dict[str, int]:
+    """Build and write both splits of one dataset; returns {split: n_records}."""
+    name = spec["name"]
+    card = load_card(spec["task"], card_overrides(spec))
+    splits = raw_splits(spec, card)
+    variant_splits = spec.get("variant_splits") or ["train", "eval"]
+    records = {}
+    for split, rows in splits.items():
+        if split in variant_splits:
+            rows = apply_variants(rows, spec, list(card.labels), _seed(spec, split))
+        if not rows:
+            raise io.DataError(f"dataset '{name}': the {split} split is empty")
+        records[split] = to_records(rows, card, name, split)
+        log.info("%s: %d %s records", name, len(records[split]), split)
+    records["eval"] = add_fewshot(records["eval"], records["train"], card.fewshot, _seed(spec, "shots"))
+    io.write_jsonl(train_out, records["train"])
+    io.write_jsonl(eval_out, records["eval"])
+    return {split: len(r) for split, r in records.items()}
+
+
+def _stats(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {"n": 0}
+    qs = statistics.quantiles(values, n=20) if len(values) > 1 else [values[0]] * 19
+    return {
+        "n": len(values),
+        "mean": statistics.fmean(values),
+        "median": statistics.median(values),
+        "p5": qs[0],
+        "p95": qs[-1],
+        "min": min(values),
+        "max": max(values),
+    }
+
+
+def profile(train_path: str, eval_path: str, tokenizers: dict[str, object]) -> dict:
+    """Size, label distribution and prompt/target lengths (words, and tokens per model)."""
+    out: dict = {"splits": {}}
+    for split, path in (("train", train_path), ("eval", eval_path)):
+        recs = io.read_jsonl(path, required=RECORD_FIELDS)
+        entry = {
+            "n": len(recs),
+            "label_distribution": dict(Counter(r["label"] for r in recs).most_common()),
+            "prompt_words": _stats([len(r["prompt"].split()) for r in recs]),
+            "target_words": _stats([len(r["target"].split()) for r in recs]),
+            "tokens": {},
+        }
+        for model, tok in tokenizers.items():
+            entry["tokens"][model] = {
+                "prompt": _stats([len(tok(r["prompt"])["input_ids"]) for r in recs]),
+                "target": _stats([len(tok(r["target"], add_special_tokens=False)["input_ids"]) for r in recs]),
+            }
+        out["splits"][split] = entry
+    return out

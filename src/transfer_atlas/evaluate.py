@@ -1,0 +1,130 @@
+"""evaluate: score the base model or one adapter on one target.
+
+results/predictions/{model}/{adapter}/{target}.jsonl, one row per example:
+  id, prompt, gold, output (generated text, or the predicted choice), extracted (number
+  extracted by the primary metric; generation only), correct (bool, primary metric),
+  n_output_tokens; generation adds extracted_strict / extracted_flexible / correct_strict /
+  correct_flexible; classify / multiple_choice add logprobs (one per choice), and
+  pred_other / correct_other: the prediction under the other of acc / acc_norm (acc_norm =
+  argmax of log-likelihood divided by the choice's length in bytes, as the harness does).
+results/scores/{model}/{adapter}/{target}.json: see `score_summary`.
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+import time
+from collections import Counter
+
+import numpy as np
+import torch
+
+from transfer_atlas import io, scoring
+from transfer_atlas.generation import greedy_generate
+from transfer_atlas.models import load_model, load_tokenizer, pick_device
+from transfer_atlas.tasks import TaskCard
+
+log = logging.getLogger(__name__)
+
+
+def attach_adapter(model, adapter_dir: str | None, merge: bool):
+    """Base model with the adapter applied: merged into the weights, or as peft layers."""
+    if not adapter_dir:
+        return model
+    from peft import PeftModel
+
+    peft_model = PeftModel.from_pretrained(model, adapter_dir, is_trainable=False)
+    return peft_model.merge_and_unload() if merge else peft_model.eval()
+
+
+def _progress(what: str):
+    def report(done: int, total: int) -> None:
+        log.info("%s: %d/%d", what, done, total)
+
+    return report
+
+
+def predict_generation(model, tok, records, card: TaskCard, cfg: dict) -> list[dict]:
+    outputs = greedy_generate(model, tok, [r["prompt"] for r in records], card.max_new_tokens, card.stop,
+                              cfg["batch_size"], cfg["sort_by_length"], _progress("generated"))
+    rows = []
+    for record, (text, n_tok) in zip(records, outputs):
+        strict, flexible = scoring.extract_strict(text), scoring.extract_flexible(text)
+        row = {"id": record["id"], "prompt": record["prompt"], "gold": record["label"], "output": text,
+               "extracted_strict": strict, "extracted_flexible": flexible,
+               "correct_strict": scoring.number_match(strict, record["label"]),
+               "correct_flexible": scoring.number_match(flexible, record["label"]),
+               "n_output_tokens": n_tok}
+        primary = "strict" if card.metric.endswith("strict") else "flexible"
+        row["extracted"], row["correct"] = row[f"extracted_{primary}"], row[f"correct_{primary}"]
+        rows.append(row)
+    return rows
+
+
+def predict_choices(model, tok, records, card: TaskCard, cfg: dict) -> list[dict]:
+    choices = [r["choices"] for r in records]
+    logprobs = scoring.choice_logprobs(model, tok, [r["prompt"] for r in records], choices,
+                                       cfg["batch_size"], sort_by_length=cfg["sort_by_length"],
+                                       progress=_progress("scored"))
+    rows = []
+    for record, options, lps in zip(records, choices, logprobs):
+        labels = [o.strip() for o in options]
+        norm = [lp / max(1, len(o.encode("utf-8"))) for lp, o in zip(lps, options)]
+        pred, pred_norm = labels[int(np.argmax(lps))], labels[int(np.argmax(norm))]
+        if card.metric == "acc_norm":  # `output`/`correct` always follow the primary metric
+            pred, pred_norm = pred_norm, pred
+        rows.append({"id": record["id"], "prompt": record["prompt"], "gold": record["label"],
+                     "output": pred, "pred_other": pred_norm, "logprobs": lps,
+                     "correct": pred == record["label"], "correct_other": pred_norm == record["label"],
+                     "n_output_tokens": len(tok(" " + pred, add_special_tokens=False)["input_ids"])})
+    return rows
+
+
+def _length_summary(values: list[int]) -> dict:
+    return {"mean": statistics.fmean(values), "median": statistics.median(values),
+            "min": min(values), "max": max(values), "std": statistics.pstdev(values)}
+
+
+def score_summary(rows: list[dict], card: TaskCard, cfg: dict, seed: int) -> dict:
+    """Score file body. Values in points (0-100); ci95 is a percentile bootstrap of the mean."""
+    correct = [float(r["correct"]) for r in rows]
+    summary = {"metric": card.metric, "value": 100 * float(np.mean(correct)), "n": len(rows),
+               "ci95": scoring.bootstrap_ci(correct, cfg["bootstrap"], seed), "metrics": {},
+               "output_tokens": _length_summary([r["n_output_tokens"] for r in rows])}
+    if card.is_generation:
+        for kind in ("strict", "flexible"):
+            summary["metrics"][f"exact_match_{kind}"] = 100 * float(np.mean([r[f"correct_{kind}"] for r in rows]))
+    else:
+        labels = list(card.labels) or sorted({r["gold"] for r in rows})
+        other = 100 * float(np.mean([r["correct_other"] for r in rows]))
+        summary["metrics"] = {card.metric: summary["value"], ("acc" if card.metric == "acc_norm" else "acc_norm"): other}
+        summary["labels"] = labels
+        summary["confusion_matrix"] = scoring.confusion([r["gold"] for r in rows], [r["output"] for r in rows], labels)
+        summary["pred_distribution"] = {lab: Counter(r["output"] for r in rows).get(lab, 0) for lab in labels}
+        summary["gold_distribution"] = {lab: Counter(r["gold"] for r in rows).get(lab, 0) for lab in labels}
+    return summary
+
+
+def evaluate_cell(model_info: dict, adapter_dir: str | None, eval_path: str, card: TaskCard, cfg: dict,
+                  pred_out: str, score_out: str, meta: dict, dtype: str = "auto") -> dict:
+    """Score one (model, adapter, target) cell and write its predictions and score file."""
+    t0 = time.perf_counter()
+    device = pick_device()
+    records = io.read_jsonl(eval_path, ("id", "prompt", "target", "label"))
+    if cfg.get("max_eval"):
+        records = records[: cfg["max_eval"]]
+    tok = load_tokenizer(model_info)
+    model = attach_adapter(load_model(model_info, dtype, device), adapter_dir, cfg["merge_adapter"])
+    log.info("%s on %s: %d examples on %s", meta.get("adapter"), meta.get("target"), len(records), device)
+    predict = predict_generation if card.is_generation else predict_choices
+    rows = predict(model, tok, records, card, cfg)
+    summary = {**meta, "task_type": card.type, **score_summary(rows, card, cfg, meta.get("seed", 0) or 0),
+               "model_sha256": model_info.get("weights_sha256"), "device": str(device),
+               "dtype": str(next(model.parameters()).dtype), "batch_size": cfg["batch_size"],
+               "merged_adapter": bool(adapter_dir and cfg["merge_adapter"]),
+               "torch_threads": torch.get_num_threads(), "elapsed_s": time.perf_counter() - t0}
+    io.write_jsonl(pred_out, rows)
+    io.write_json(score_out, summary)
+    log.info("%s = %.2f (n=%d, %.1f s)", card.metric, summary["value"], len(rows), summary["elapsed_s"])
+    return summary

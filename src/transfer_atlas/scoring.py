@@ -1,0 +1,122 @@
+"""Answer extraction, metrics and log-likelihood scoring of choices.
+
+Extraction follows lm-evaluation-harness's `gsm8k` task:
+- strict-match: the first `#### N` (regex `#### (\\-?[0-9\\.\\,]+)`),
+- flexible-extract: the last number (regex `(-?[$0-9.,]{2,})|(-?[0-9]+)`),
+then both sides are normalised by removing `,` and `$`, anything up to `#### `, and a
+trailing `.`, and compared exactly. Scores are reported in points (0-100).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Sequence
+
+import numpy as np
+import torch
+
+STRICT = re.compile(r"#### (\-?[0-9\.\,]+)")
+FLEXIBLE = re.compile(r"(-?[$0-9.,]{2,})|(-?[0-9]+)")
+INVALID = "[invalid]"
+_IGNORE = [re.compile(","), re.compile(r"\$"), re.compile(r"(?s).*#### "), re.compile(r"\.$")]
+
+
+def _regex_pick(regex: re.Pattern, text: str, group_select: int) -> str:
+    matches = regex.findall(text)
+    if not matches:
+        return INVALID
+    match = matches[group_select]
+    if isinstance(match, tuple):
+        match = [m for m in match if m]
+        match = match[0] if match else INVALID
+    return match.strip()
+
+
+def extract_strict(text: str) -> str:
+    return _regex_pick(STRICT, text, 0)
+
+
+def extract_flexible(text: str) -> str:
+    return _regex_pick(FLEXIBLE, text, -1)
+
+
+def normalize_number(text: str) -> str:
+    for regex in _IGNORE:
+        text = regex.sub("", text)
+    return text.strip().lower()
+
+
+def number_match(extracted: str, gold: str) -> bool:
+    return extracted != INVALID and normalize_number(extracted) == normalize_number(gold)
+
+
+def bootstrap_ci(correct: Sequence[float], n_boot: int = 1000, seed: int = 0) -> tuple[float, float]:
+    """95% percentile bootstrap interval of the mean, in points."""
+    values = np.asarray(correct, dtype=float)
+    if len(values) == 0 or n_boot == 0:
+        mean = 100 * float(values.mean()) if len(values) else float("nan")
+        return (mean, mean)
+    rng = np.random.default_rng(seed)
+    means = values[rng.integers(0, len(values), size=(n_boot, len(values)))].mean(axis=1)
+    lo, hi = np.percentile(means, [2.5, 97.5])
+    return (100 * float(lo), 100 * float(hi))
+
+
+def confusion(gold: Sequence[str], pred: Sequence[str], labels: Sequence[str]) -> list[list[int]]:
+    """Counts, rows = gold label, columns = predicted label, in `labels` order."""
+    index = {label: i for i, label in enumerate(labels)}
+    matrix = [[0] * len(labels) for _ in labels]
+    for g, p in zip(gold, pred):
+        if g in index and p in index:
+            matrix[index[g]][index[p]] += 1
+    return matrix
+
+
+def build_requests(tok, prompts: Sequence[str], choices: Sequence[Sequence[str]], max_length: int):
+    """(example, choice, context_ids + continuation_ids, n_continuation) per pair, harness-style.
+
+    The continuation tokens are tok(prompt + choice)[len(tok(prompt)):], so tokenisation
+    across the boundary matches how the whole string is tokenised.
+    """
+    requests = []
+    for i, (prompt, options) in enumerate(zip(prompts, choices)):
+        context = tok(prompt)["input_ids"]
+        for j, option in enumerate(options):
+            whole = tok(prompt + option)["input_ids"]
+            cont = whole[len(context):] if whole[: len(context)] == context else tok(option, add_special_tokens=False)["input_ids"]
+            ids = (context + cont)[-(max_length + 1):]
+            requests.append((i, j, ids, len(cont)))
+    return requests
+
+
+@torch.no_grad()
+def choice_logprobs(model, tok, prompts, choices, batch_size: int = 16, max_length: int = 2048,
+                    sort_by_length: bool = True, progress=None) -> list[list[float]]:
+    """Sum of log-probabilities of each choice's tokens given its prompt: [example][choice].
+
+    Sequences are right-padded (causal attention makes padding after a sequence inert)
+    and, by default, batched by length; batching does not change the numbers.
+    """
+    device = next(model.parameters()).device
+    requests = build_requests(tok, prompts, choices, max_length)
+    order = sorted(range(len(requests)), key=lambda k: -len(requests[k][2])) if sort_by_length else list(range(len(requests)))
+    out = [[0.0] * len(c) for c in choices]
+    pad = tok.pad_token_id if tok.pad_token_id is not None else 0
+    for start in range(0, len(order), batch_size):
+        batch = [requests[k] for k in order[start : start + batch_size]]
+        width = max(len(r[2]) - 1 for r in batch)
+        inp = torch.full((len(batch), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for b, (_, _, ids, _) in enumerate(batch):
+            inp[b, : len(ids) - 1] = torch.tensor(ids[:-1])
+            mask[b, : len(ids) - 1] = 1
+        logits = model(input_ids=inp.to(device), attention_mask=mask.to(device)).logits.float()
+        logp = torch.log_softmax(logits, dim=-1)
+        for b, (i, j, ids, n_cont) in enumerate(batch):
+            n_in = len(ids) - 1
+            target = torch.tensor(ids[-n_cont:], device=device)
+            rows = logp[b, n_in - n_cont : n_in]
+            out[i][j] = float(rows.gather(1, target[:, None]).sum())
+        if progress:
+            progress(min(start + batch_size, len(order)), len(order))
+    return out

@@ -1,0 +1,23 @@
+rule assemble_matrix:
+    input:
+        lambda wc: score_files(wc.model),
+    output:
+        **matrix_outputs("{model}"),
+        heatmap=report(
+            "results/matrix/{model}/delta_heatmap.png",
+            caption="../report/delta_heatmap.rst",
+            category="Transfer matrix",
+        ),
+    params:
+        sources=SOURCES,
+        targets=TARGETS,
+    log:
+        "logs/assemble_matrix/{model}.log",
+    benchmark:
+        "benchmarks/assemble_matrix/{model}.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../scripts/assemble_matrix.py"

@@ -1,0 +1,19 @@
+rule train_lora:
+    input:
+        model="results/models/{model}/model_info.json",
+        train="results/data/{source}/train.jsonl",
+    output:
+        directory("results/adapters/{model}/{source}/seed{seed}"),
+    params:
+        train=config["train"],
+        dtype=lambda wc: model_spec(wc)["dtype"],
+        checkpoints="results/checkpoints/{model}/{source}/seed{seed}",
+    log:
+        "logs/train_lora/{model}/{source}/seed{seed}.log",
+    benchmark:
+        "benchmarks/train_lora/{model}/{source}/seed{seed}.tsv"
+    threads: config["resources"]["train_threads"]
+    resources:
+        **model_rule_resources("train"),
+    script:
+        "../scripts/train_lora.py"
