@@ -9,6 +9,7 @@ Record format (one JSON object per line of results/data/{dataset}/{train,eval}.j
 
 from __future__ import annotations
 
+import importlib
 import logging
 import random
 import statistics
@@ -37,9 +38,8 @@ def raw_splits(spec: dict, card: TaskCard) -> dict[str, list[dict]]:
         n_train, n_eval = int(spec.get("n_train", 200)), int(spec.get("n_eval", 50))
         rows = GENERATORS[card.generator](n_train + n_eval, int(spec.get("seed", 0)))
         return {"train": rows[:n_train], "eval": rows[n_train:]}
-    from transfer_atlas.tasks.real import load_splits
-
-    return load_splits(spec, card)
+    # a loader card names its module: transfer_atlas.tasks.{loader}.load_splits(spec, card)
+    return importlib.import_module(f"transfer_atlas.tasks.{card.loader}").load_splits(spec, card)
 
 
 def _format(template: str, row: dict, where: str) -> str:
@@ -49,8 +49,23 @@ def _format(template: str, row: dict, where: str) -> str:
         raise io.DataError(f"{where}: missing field {err}") from None
 
 
+def _choice_row(row: dict, where: str) -> dict:
+    """multiple_choice: choices stripped, `label` = the gold choice's text (an int label is an index)."""
+    choices = row.get("choices")
+    if not choices or not isinstance(choices, (list, tuple)):
+        raise io.DataError(f"{where}: missing field 'choices' (a list of answer texts)")
+    choices = [str(c).strip() for c in choices]
+    label = row.get("label", row.get("answer"))
+    if isinstance(label, int) and not isinstance(label, bool) and str(label) not in choices:
+        label = choices[label] if 0 <= label < len(choices) else label
+    if str(label).strip() not in choices:
+        raise io.DataError(f"{where}: field 'label': {label!r} is not one of the row's choices {choices}")
+    return {**row, "choices": choices, "label": str(label).strip()}
+
+
 def to_records(rows: list[dict], card: TaskCard, name: str, split: str) -> list[dict]:
-    """Format rows with the card's templates; check labels against the card's label set."""
+    """Format rows with the card's templates; check labels against the card's label set
+    (classify) or the row's choices (multiple_choice)."""
     records = []
     for i, row in enumerate(rows):
         where = f"dataset '{name}' ({split} split), row {i}"
@@ -58,6 +73,8 @@ def to_records(rows: list[dict], card: TaskCard, name: str, split: str) -> list[
             raise io.DataError(
                 f"{where}: field 'label': {row.get('label')!r} is not in the task's labels {list(card.labels)}"
             )
+        if card.type == "multiple_choice":
+            row = _choice_row(row, where)
         prompt = _format(card.template, row, where)
         record = {
             "id": str(row.get("id", f"{name}-{split}-{i}")),
@@ -69,7 +86,7 @@ def to_records(rows: list[dict], card: TaskCard, name: str, split: str) -> list[
         if card.type == "classify":
             record["choices"] = [" " + label for label in card.labels]
         elif card.type == "multiple_choice":
-            record["choices"] = [" " + str(c) for c in row["choices"]]
+            record["choices"] = [" " + c for c in row["choices"]]
         if card.language:
             record["meta"]["language"] = card.language
         records.append(record)

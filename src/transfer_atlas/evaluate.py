@@ -24,6 +24,7 @@ from transfer_atlas import io, scoring
 from transfer_atlas.generation import greedy_generate
 from transfer_atlas.models import load_model, load_tokenizer, pick_device
 from transfer_atlas.tasks import TaskCard
+from transfer_atlas.tasks.textmatch import INVALID, parse_label, rouge_l
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,8 @@ def predict_generation(model, tok, records, card: TaskCard, cfg: dict) -> list[d
                "n_output_tokens": n_tok}
         primary = "strict" if card.metric.endswith("strict") else "flexible"
         row["extracted"], row["correct"] = row[f"extracted_{primary}"], row[f"correct_{primary}"]
+        if card.metric == "rouge_l":  # free text: `correct` is the ROUGE-L F1 (a fraction)
+            row["extracted"], row["correct"] = text, rouge_l(text, record["label"])
         rows.append(row)
     return rows
 
@@ -66,7 +69,7 @@ def predict_choices(model, tok, records, card: TaskCard, cfg: dict) -> list[dict
     choices = [r["choices"] for r in records]
     logprobs = scoring.choice_logprobs(model, tok, [r["prompt"] for r in records], choices,
                                        cfg["batch_size"], sort_by_length=cfg["sort_by_length"],
-                                       progress=_progress("scored"))
+                                       shared_prefix=cfg["shared_prefix"], progress=_progress("scored"))
     rows = []
     for record, options, lps in zip(records, choices, logprobs):
         labels = [o.strip() for o in options]
@@ -78,7 +81,25 @@ def predict_choices(model, tok, records, card: TaskCard, cfg: dict) -> list[dict
                      "output": pred, "pred_other": pred_norm, "logprobs": lps,
                      "correct": pred == record["label"], "correct_other": pred_norm == record["label"],
                      "n_output_tokens": len(tok(" " + pred, add_special_tokens=False)["input_ids"])})
+    if card.also_generate or card.metric == "acc_generated":
+        add_generated_labels(model, tok, records, rows, card, cfg)
     return rows
+
+
+def add_generated_labels(model, tok, records, rows: list[dict], card: TaskCard, cfg: dict) -> None:
+    """Greedy-generate an answer per record and parse a label from it (in place): adds
+    generated, pred_generated (a label or "[invalid]"), correct_generated, n_generated_tokens.
+    With metric `acc_generated` these become `output`/`correct`; the log-likelihood prediction
+    moves to pred_loglik / correct_loglik."""
+    outputs = greedy_generate(model, tok, [r["prompt"] for r in records], card.max_new_tokens, card.stop,
+                              cfg["batch_size"], cfg["sort_by_length"], _progress("generated"))
+    for row, (text, n_tok) in zip(rows, outputs, strict=True):
+        pred = parse_label(text, card.labels)
+        row.update(generated=text, pred_generated=pred, correct_generated=pred == row["gold"],
+                   n_generated_tokens=n_tok)
+        if card.metric == "acc_generated":
+            row.update(pred_loglik=row["output"], correct_loglik=row["correct"], output=pred,
+                       correct=row["correct_generated"])
 
 
 def _length_summary(values: list[int]) -> dict:
@@ -95,10 +116,19 @@ def score_summary(rows: list[dict], card: TaskCard, cfg: dict, seed: int) -> dic
     if card.is_generation:
         for kind in ("strict", "flexible"):
             summary["metrics"][f"exact_match_{kind}"] = 100 * float(np.mean([r[f"correct_{kind}"] for r in rows]))
+        if card.metric == "rouge_l":
+            summary["metrics"]["rouge_l"] = summary["value"]
     else:
         labels = list(card.labels) or sorted({r["gold"] for r in rows})
         other = 100 * float(np.mean([r["correct_other"] for r in rows]))
-        summary["metrics"] = {card.metric: summary["value"], ("acc" if card.metric == "acc_norm" else "acc_norm"): other}
+        loglik = 100 * float(np.mean([r.get("correct_loglik", r["correct"]) for r in rows]))
+        first = "acc_norm" if card.metric == "acc_norm" else "acc"
+        summary["metrics"] = {first: loglik, ("acc" if first == "acc_norm" else "acc_norm"): other}
+        if rows and "pred_generated" in rows[0]:
+            generated = [r["pred_generated"] for r in rows]
+            summary["metrics"]["acc_generated"] = 100 * float(np.mean([r["correct_generated"] for r in rows]))
+            summary["pred_distribution_generated"] = {lab: generated.count(lab) for lab in [*labels, INVALID]}
+            summary["confusion_matrix_generated"] = scoring.confusion([r["gold"] for r in rows], generated, labels)
         summary["labels"] = labels
         summary["confusion_matrix"] = scoring.confusion([r["gold"] for r in rows], [r["output"] for r in rows], labels)
         summary["pred_distribution"] = {lab: Counter(r["output"] for r in rows).get(lab, 0) for lab in labels}

@@ -89,34 +89,81 @@ def build_requests(tok, prompts: Sequence[str], choices: Sequence[Sequence[str]]
     return requests
 
 
-@torch.no_grad()
-def choice_logprobs(model, tok, prompts, choices, batch_size: int = 16, max_length: int = 2048,
-                    sort_by_length: bool = True, progress=None) -> list[list[float]]:
-    """Sum of log-probabilities of each choice's tokens given its prompt: [example][choice].
+def _pad_batch(seqs: list[list[int]], pad: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-pad token lists into (input_ids, attention_mask)."""
+    width = max(len(x) for x in seqs)
+    inp = torch.full((len(seqs), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    for b, ids in enumerate(seqs):
+        inp[b, : len(ids)] = torch.tensor(ids)
+        mask[b, : len(ids)] = 1
+    return inp, mask
 
-    Sequences are right-padded (causal attention makes padding after a sequence inert)
-    and, by default, batched by length; batching does not change the numbers.
-    """
-    device = next(model.parameters()).device
-    requests = build_requests(tok, prompts, choices, max_length)
-    order = sorted(range(len(requests)), key=lambda k: -len(requests[k][2])) if sort_by_length else list(range(len(requests)))
-    out = [[0.0] * len(c) for c in choices]
-    pad = tok.pad_token_id if tok.pad_token_id is not None else 0
+
+def _batches(items: list, batch_size: int, key, sort: bool):
+    order = sorted(range(len(items)), key=lambda k: -key(items[k])) if sort else list(range(len(items)))
     for start in range(0, len(order), batch_size):
-        batch = [requests[k] for k in order[start : start + batch_size]]
-        width = max(len(r[2]) - 1 for r in batch)
-        inp = torch.full((len(batch), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(batch), width), dtype=torch.long)
-        for b, (_, _, ids, _) in enumerate(batch):
-            inp[b, : len(ids) - 1] = torch.tensor(ids[:-1])
-            mask[b, : len(ids) - 1] = 1
-        logits = model(input_ids=inp.to(device), attention_mask=mask.to(device)).logits.float()
-        logp = torch.log_softmax(logits, dim=-1)
+        yield [items[k] for k in order[start : start + batch_size]]
+
+
+@torch.no_grad()
+def _score_full(model, requests, out, batch_size, pad, sort, progress) -> None:
+    """One forward over context + continuation per (example, choice)."""
+    device = next(model.parameters()).device
+    done = 0
+    for batch in _batches(requests, batch_size, lambda r: len(r[2]), sort):
+        inp, mask = _pad_batch([r[2][:-1] for r in batch], pad)
+        logp = torch.log_softmax(model(input_ids=inp.to(device), attention_mask=mask.to(device)).logits.float(), -1)
         for b, (i, j, ids, n_cont) in enumerate(batch):
             n_in = len(ids) - 1
             target = torch.tensor(ids[-n_cont:], device=device)
-            rows = logp[b, n_in - n_cont : n_in]
-            out[i][j] = float(rows.gather(1, target[:, None]).sum())
+            out[i][j] = float(logp[b, n_in - n_cont : n_in].gather(1, target[:, None]).sum())
+        done += len(batch)
         if progress:
-            progress(min(start + batch_size, len(order)), len(order))
+            progress(done, len(requests))
+
+
+@torch.no_grad()
+def _score_shared_prefix(model, groups, out, batch_size, pad, sort, progress) -> None:
+    """Single-token continuations: one forward over the context serves every choice."""
+    device = next(model.parameters()).device
+    done = 0
+    for batch in _batches(groups, batch_size, lambda g: len(g[1]), sort):
+        inp, mask = _pad_batch([g[1] for g in batch], pad)
+        logits = model(input_ids=inp.to(device), attention_mask=mask.to(device)).logits
+        last = mask.sum(1).to(device) - 1
+        logp = torch.log_softmax(logits[torch.arange(len(batch), device=device), last].float(), -1)
+        for b, (i, _, choice_tokens) in enumerate(batch):
+            for j, token in choice_tokens:
+                out[i][j] = float(logp[b, token])
+        done += len(batch)
+        if progress:
+            progress(done, len(groups))
+
+
+def choice_logprobs(model, tok, prompts, choices, batch_size: int = 16, max_length: int = 2048,
+                    sort_by_length: bool = True, shared_prefix: bool = True, progress=None) -> list[list[float]]:
+    """Sum of log-probabilities of each choice's tokens given its prompt: [example][choice].
+
+    Sequences are right-padded (causal attention makes padding after a sequence inert) and,
+    by default, batched by length. With `shared_prefix`, an example whose choices are all
+    single tokens is scored from one forward pass over its prompt. Neither batching nor
+    the shared prefix changes the numbers beyond float rounding.
+    """
+    requests = build_requests(tok, prompts, choices, max_length)
+    out = [[0.0] * len(c) for c in choices]
+    pad = tok.pad_token_id if tok.pad_token_id is not None else 0
+    by_example: dict[int, list] = {}
+    for req in requests:
+        by_example.setdefault(req[0], []).append(req)
+    groups, rest = [], []
+    for i, reqs in by_example.items():
+        if shared_prefix and all(r[3] == 1 for r in reqs):
+            groups.append((i, reqs[0][2][:-1], [(r[1], r[2][-1]) for r in reqs]))
+        else:
+            rest += reqs
+    if groups:
+        _score_shared_prefix(model, groups, out, batch_size, pad, sort_by_length, progress)
+    if rest:
+        _score_full(model, rest, out, batch_size, pad, sort_by_length, progress)
     return out

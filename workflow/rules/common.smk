@@ -66,8 +66,60 @@ def matrix_outputs(model):
 
 
 def all_outputs():
+    if config["analysis"]["transfer_roles"]["external_only"]:
+        return transfer_roles_outputs()  # workflow/rules/transfer_roles.smk
     outputs = expand("results/data/{dataset}/profile.json", dataset=list(DATASETS))
     for model in MODELS:
         outputs += list(matrix_outputs(model).values())
         outputs.append(f"results/matrix/{model}/delta_heatmap.png")
+    outputs += analysis_outputs()  # workflow/rules/analysis.smk
+    outputs.append("results/report/summary.md")  # workflow/rules/report.smk
+    outputs += transfer_roles_outputs()  # workflow/rules/transfer_roles.smk
+    return outputs
+
+
+# --- donors and recipients (workflow/rules/transfer_roles.smk) ---------------------------
+TRANSFER_ROLES = config["analysis"]["transfer_roles"]
+# per-model transfer_roles rules: any model name but the all-models folder
+PER_MODEL = "(?!all_models$)[A-Za-z0-9][A-Za-z0-9_.=+-]*"
+for _reserved in ("external", "all_models"):
+    if _reserved in MODELS:
+        raise ValueError(f"config: model name '{_reserved}' is reserved (transfer_roles outputs)")
+
+
+def dataset_roles():
+    """{dataset: {task, language}} of every dataset (aggregate rules only); language `und` if unset."""
+    from transfer_atlas.analysis.regimes import dataset_roles as roles
+
+    return roles(DATASETS)
+
+
+def transfer_models():
+    """Models with transfer_roles outputs: ours (unless external_only) and `external`."""
+    external = ["external"] if config.get("external_results") else []
+    return external if TRANSFER_ROLES["external_only"] else MODELS + external
+
+
+def regimes_input(wildcards):
+    if wildcards.model == "external":
+        return config["external_results"]
+    return f"results/matrix/{wildcards.model}/cells.csv"
+
+
+def donors_tables(model):
+    folder = f"results/analysis/{model}/transfer_roles"
+    names = ["donors", "recipients", "by_regime", "by_group", "language_heatmap", "task_heatmap"]
+    files = ["donors", "recipients", "roles_by_regime", "roles_by_group", "language_heatmap", "task_heatmap"]
+    return {n: f"{folder}/{f}.csv" for n, f in zip(names, files)}
+
+
+def transfer_roles_outputs():
+    outputs = []
+    for model in transfer_models():
+        folder = f"results/analysis/{model}/transfer_roles"
+        outputs += [f"{folder}/regimes.csv", f"{folder}/regimes.png", *donors_tables(model).values()]
+        outputs += [f"{folder}/{x}.png" for x in ("language_heatmap", "task_heatmap", "donor_recipient_scatter")]
+    if outputs:
+        outputs += [f"results/analysis/all_models/transfer_roles/{x}" for x in
+                    ("regimes.csv", "regimes.png", "role_consistency.csv", "role_consistency.png")]
     return outputs

@@ -40,6 +40,16 @@ class TaskCard:
     hub: dict[str, Any] = field(default_factory=dict)
     fields: dict[str, Any] = field(default_factory=dict)
     language: str | None = None
+    # Real-data options (see transfer_atlas.tasks.real): raw label -> label word, gold answer
+    # taken from a field (optionally by regex), row filter {column: regex}, label from a score
+    # threshold, per-field character caps; `also_generate` (classify) also generates an answer
+    # and parses a label from it (metric `acc_generated`, reported beside `acc`).
+    label_map: dict[Any, str] = field(default_factory=dict)
+    answer_from: dict[str, Any] = field(default_factory=dict)
+    where: dict[str, str] = field(default_factory=dict)
+    label_threshold: dict[str, Any] = field(default_factory=dict)
+    max_chars: dict[str, int] = field(default_factory=dict)
+    also_generate: bool = False
 
     @property
     def is_generation(self) -> bool:
@@ -75,6 +85,8 @@ def load_card(task: str, overrides: dict[str, Any] | None = None) -> TaskCard:
             raise TaskError(f"{path}: missing field '{key}'")
     if raw["type"] == "classify" and not raw.get("labels"):
         raise TaskError(f"{path}: a classify task needs 'labels'")
+    if (raw.get("also_generate") or raw["metric"] == "acc_generated") and raw["type"] != "classify":
+        raise TaskError(f"{path}: 'also_generate' and metric 'acc_generated' need a classify task")
     if not (raw.get("generator") or raw.get("loader")):
         raise TaskError(f"{path}: a task needs a 'generator' or a 'loader'")
     unknown = set(raw) - set(TaskCard.__dataclass_fields__)

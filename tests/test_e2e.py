@@ -1,0 +1,92 @@
+"""End to end: snakemake on a tiny config; every output checked; incremental reruns."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pandas as pd
+import pytest
+
+from tests.conftest import read_json, run_snakemake, tiny_config, write_config
+
+pytestmark = pytest.mark.slow
+
+NEW = {"name": "arith_large", "task": "arith_large", "n_train": 24, "n_eval": 8, "seed": 4}
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory, tiny_model_dir):
+    work = tmp_path_factory.mktemp("e2e")
+    cfg = write_config(work / "config.yaml", tiny_config(tiny_model_dir))
+    run_snakemake(work, cfg)
+    return work, cfg
+
+
+def test_every_output_matches_its_contract(tiny_run):
+    work, _ = tiny_run
+    res = work / "results"
+    names = ["arith_small", "sentiment2", "paraphrase"]
+    for name in names:
+        prof = read_json(res / "data" / name / "profile.json")
+        assert prof["splits"]["train"]["n"] == 24 and prof["splits"]["eval"]["n"] == 8
+        assert prof["splits"]["train"]["tokens"]["tiny"]["prompt"]["mean"] > 5
+    for adapter in ["base"] + [f"{n}/seed0" for n in names]:
+        for target in names:
+            score = read_json(res / "scores" / "tiny" / adapter / f"{target}.json")
+            assert 0 <= score["value"] <= 100 and score["n"] == 8
+            assert score["ci95"][0] <= score["value"] <= score["ci95"][1]
+            assert score["target"] == target and score["adapter"] == adapter.split("/")[0]
+            preds = [json.loads(x) for x in (res / "predictions" / "tiny" / adapter / f"{target}.jsonl").open()]
+            assert len(preds) == 8 and {"id", "prompt", "output", "gold", "correct", "n_output_tokens"} <= set(preds[0])
+            assert score["value"] == pytest.approx(100 * sum(p["correct"] for p in preds) / 8)
+            if target != "arith_small":
+                assert sum(map(sum, score["confusion_matrix"])) == 8
+                assert set(score["pred_distribution"]) == set(score["labels"])
+    for name in names:
+        adapter = res / "adapters" / "tiny" / name / "seed0"
+        assert (adapter / "adapter_model.safetensors").exists() and (adapter / "adapter_config.json").exists()
+        log = [json.loads(x) for x in (adapter / "train_log.jsonl").open()]
+        assert [r["step"] for r in log] == [1, 2, 3, 4] and all(r["tokens_per_s"] > 0 for r in log)
+        assert read_json(adapter / "train_summary.json")["steps"] == 4
+
+
+def test_matrix_files(tiny_run):
+    work, _ = tiny_run
+    mdir = work / "results" / "matrix" / "tiny"
+    matrix = pd.read_csv(mdir / "matrix.csv", index_col="adapter")
+    delta = pd.read_csv(mdir / "delta.csv", index_col="adapter")
+    assert list(matrix.index) == ["base", "arith_small", "sentiment2", "paraphrase"]
+    assert list(matrix.columns) == ["arith_small", "sentiment2", "paraphrase"]
+    pd.testing.assert_frame_equal(delta, (matrix.iloc[1:] - matrix.loc["base"]).round(4), atol=1e-3)
+    assert len(pd.read_csv(mdir / "scores_long.csv")) == 12
+    assert (mdir / "delta_heatmap.png").stat().st_size > 5000
+    for rule in ("train_lora", "evaluate", "assemble_matrix"):
+        assert any((work / "logs" / rule).rglob("*.log")) and any((work / "benchmarks" / rule).rglob("*.tsv"))
+
+
+def _dry_run_counts(work, cfg) -> dict[str, int]:
+    out = run_snakemake(work, cfg, "-n", "--quiet", "rules").stdout
+    counts = {}
+    for line in out.splitlines():
+        m = re.match(r"^(\w+)\s+(\d+)$", line.strip())
+        if m and m.group(1) != "total":
+            counts[m.group(1)] = int(m.group(2))
+    return counts
+
+
+def test_nothing_left_to_do_after_a_run(tiny_run):
+    work, cfg = tiny_run
+    assert _dry_run_counts(work, cfg) == {}
+
+
+def test_adding_one_dataset_schedules_only_new_cells(tiny_run, tiny_model_dir):
+    work, _ = tiny_run
+    config = tiny_config(tiny_model_dir)
+    config["datasets"].append(NEW)
+    counts = _dry_run_counts(work, write_config(work / "config_plus.yaml", config))
+    n = 3  # datasets before; the new adapter on N+1 targets + N+1 old rows (base included) on the new target
+    core = {"prepare_data": 1, "profile_data": 1, "train_lora": 1, "evaluate": 2 * n + 2, "assemble_matrix": 1}
+    assert {rule: counts.get(rule) for rule in core} == core
+    # everything else is an aggregate/analysis rule or a per-dataset cache of the new dataset: once each
+    assert all(count == 1 for rule, count in counts.items() if rule not in core), counts

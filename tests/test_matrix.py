@@ -1,0 +1,45 @@
+"""Matrix assembly from hand-made score files."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from transfer_atlas import matrix
+
+
+def score(tmp, adapter, seed, target, value):
+    path = tmp / f"{adapter}-{seed}-{target}.json"
+    path.write_text(json.dumps({"model": "m", "adapter": adapter, "seed": seed, "target": target,
+                                "metric": "acc", "value": value, "n": 10, "ci95": [value - 5, value + 5],
+                                "metrics": {"acc": value}, "output_tokens": {"mean": 1.0}}))
+    return str(path)
+
+
+def test_assemble_mean_std_se_and_delta(tmp_path):
+    files = [score(tmp_path, "base", None, "t1", 50.0), score(tmp_path, "base", None, "t2", 20.0)]
+    for seed, (v1, v2) in enumerate([(60.0, 10.0), (70.0, 20.0), (80.0, 30.0)]):
+        files += [score(tmp_path, "s1", seed, "t1", v1), score(tmp_path, "s1", seed, "t2", v2)]
+    out = {k: tmp_path / f"{k}.csv" for k in ("long", "cells", "matrix", "delta")}
+    out["heatmap"] = tmp_path / "h.png"
+    delta = matrix.assemble(files, ["s1"], ["t1", "t2"], out)
+    assert delta.loc["s1", "t1"] == pytest.approx(20.0) and delta.loc["s1", "t2"] == pytest.approx(0.0)
+    cells = pd.read_csv(out["cells"]).set_index(["adapter", "target"])
+    assert cells.loc[("s1", "t1"), "value_std"] == pytest.approx(10.0)  # ddof=1 of 60,70,80
+    assert cells.loc[("s1", "t1"), "delta_se"] == pytest.approx(10.0 / np.sqrt(3))
+    assert cells.loc[("s1", "t1"), "n_seeds"] == 3
+    m = pd.read_csv(out["matrix"], index_col="adapter")
+    assert list(m.index) == ["base", "s1"] and list(m.columns) == ["t1", "t2"]
+    assert m.loc["base", "t2"] == 20.0
+    assert out["heatmap"].stat().st_size > 1000
+
+
+def test_missing_cell_is_an_error(tmp_path):
+    files = [score(tmp_path, "base", None, "t1", 50.0), score(tmp_path, "s1", 0, "t1", 60.0),
+             score(tmp_path, "base", None, "t2", 50.0)]
+    out = {k: tmp_path / f"{k}.csv" for k in ("long", "cells", "matrix", "delta")}
+    out["heatmap"] = tmp_path / "h.png"
+    with pytest.raises(Exception, match="missing cells"):
+        matrix.assemble(files, ["s1"], ["t1", "t2"], out)
+    assert not out["matrix"].exists()
