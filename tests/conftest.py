@@ -86,12 +86,12 @@ def tiny_config(model_dir: Path, datasets: list[dict] | None = None, **overrides
 
 
 def run_snakemake(workdir: Path, configfile: Path, *args: str, check: bool = True,
-                  timeout: int = 900) -> subprocess.CompletedProcess:
+                  timeout: int = 900, env: dict | None = None) -> subprocess.CompletedProcess:
     """Run the project's Snakefile in `workdir` (outputs under workdir/results)."""
     cmd = [SNAKEMAKE, "-s", str(ROOT / "Snakefile"), "--directory", str(workdir),
            "--configfile", str(configfile), "--cores", "2", "--nolock", *args]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, "HF_HUB_OFFLINE": "1"})
+                          env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})})
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}")
     return proc

@@ -12,6 +12,7 @@ from tests.conftest import read_json, run_snakemake, tiny_config, write_config
 
 pytestmark = pytest.mark.slow
 
+TOKEN = "hf_SENTINELtokenMustNeverBeWritten42"
 NEW = {"name": "arith_large", "task": "arith_large", "n_train": 24, "n_eval": 8, "seed": 4}
 
 
@@ -19,7 +20,7 @@ NEW = {"name": "arith_large", "task": "arith_large", "n_train": 24, "n_eval": 8,
 def tiny_run(tmp_path_factory, tiny_model_dir):
     work = tmp_path_factory.mktemp("e2e")
     cfg = write_config(work / "config.yaml", tiny_config(tiny_model_dir))
-    run_snakemake(work, cfg)
+    run_snakemake(work, cfg, env={"HF_TOKEN": TOKEN})
     return work, cfg
 
 
@@ -63,6 +64,14 @@ def test_matrix_files(tiny_run):
     assert (mdir / "delta_heatmap.png").stat().st_size > 5000
     for rule in ("train_lora", "evaluate", "assemble_matrix"):
         assert any((work / "logs" / rule).rglob("*.log")) and any((work / "benchmarks" / rule).rglob("*.tsv"))
+
+
+def test_hub_token_never_reaches_outputs_or_logs(tiny_run):
+    work, _ = tiny_run
+    files = [p for d in ("results", "logs", "benchmarks") for p in (work / d).rglob("*") if p.is_file()]
+    assert len(files) > 50
+    leaked = [p for p in files if TOKEN.encode() in p.read_bytes()]
+    assert leaked == []
 
 
 def _dry_run_counts(work, cfg) -> dict[str, int]:
