@@ -30,8 +30,12 @@ from transfer_atlas.generation import greedy_generate  # noqa: E402
 from transfer_atlas.scoring import choice_logprobs  # noqa: E402
 from transfer_atlas.train import lora_model, train_step  # noqa: E402
 
-LORA = {"r": 8, "alpha": 16, "dropout": 0.0,
-        "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]}
+LORA = {
+    "r": 8,
+    "alpha": 16,
+    "dropout": 0.0,
+    "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+}
 
 
 def model_info() -> dict:
@@ -60,9 +64,14 @@ def bench_train(info, tok, mode: str, steps: int, batch: int) -> dict:
             padded += b["input_ids"].numel()
             seconds += dt
     tps = tokens / seconds
-    return {"train_tokens_per_s": tps, "train_mfu": None, "train_peak_gib": peak_gib(),
-            "train_padding_fraction": 1 - tokens / padded, "train_data": source,
-            "train_flops_per_s": 6 * n_params(model) * tps}
+    return {
+        "train_tokens_per_s": tps,
+        "train_mfu": None,
+        "train_peak_gib": peak_gib(),
+        "train_padding_fraction": 1 - tokens / padded,
+        "train_data": source,
+        "train_flops_per_s": 6 * n_params(model) * tps,
+    }
 
 
 def make_adapter(info, tok):
@@ -85,14 +94,24 @@ def bench_eval(info, tok, adapter, fast: bool, n_gen: int, n_score: int, new_tok
     prompts = [r["prompt"] for r in recs]
     outs, dt = timed(greedy_generate, model, tok, prompts, new_tokens, (), 16 if fast else 1, fast)
     gen_tokens = sum(n for _, n in outs)
-    sprompts = [f"Review: {r['prompt'][10:200]}\nIs this review negative, neutral or positive?\nAnswer:" for r in recs[:n_score]]
+    sprompts = [
+        f"Review: {r['prompt'][10:200]}\nIs this review negative, neutral or positive?\nAnswer:"
+        for r in recs[:n_score]
+    ]
     choices = [[" negative", " neutral", " positive"]] * len(sprompts)
     lps, sdt = timed(choice_logprobs, model, tok, sprompts, choices, 16 if fast else 1, 2048, fast, fast)
     scored = sum(len(tok(p)["input_ids"]) + 1 for p in sprompts) * 3
-    return {"generate_tokens_per_s": gen_tokens / dt, "generate_s": dt, "generated_tokens": gen_tokens,
-            "score_examples_per_s": len(sprompts) / sdt, "score_s": sdt,
-            "score_mfu": None, "score_flops_per_s": 2 * n_params(model) * scored / sdt,
-            "outputs": [o for o, _ in outs], "logprobs": lps}
+    return {
+        "generate_tokens_per_s": gen_tokens / dt,
+        "generate_s": dt,
+        "generated_tokens": gen_tokens,
+        "score_examples_per_s": len(sprompts) / sdt,
+        "score_s": sdt,
+        "score_mfu": None,
+        "score_flops_per_s": 2 * n_params(model) * scored / sdt,
+        "outputs": [o for o, _ in outs],
+        "logprobs": lps,
+    }
 
 
 def main() -> None:
@@ -108,26 +127,47 @@ def main() -> None:
     info = model_info()
     tok = models.load_tokenizer(info)
     adapter = make_adapter(info, tok)
-    base = {**bench_train(info, tok, "padded", args.train_steps, args.batch),
-            **bench_eval(info, tok, adapter, False, args.n_gen, args.n_score, args.new_tokens)}
-    fast = {**bench_train(info, tok, "bucketed", args.train_steps, args.batch),
-            **bench_eval(info, tok, adapter, True, args.n_gen, args.n_score, args.new_tokens)}
+    base = {
+        **bench_train(info, tok, "padded", args.train_steps, args.batch),
+        **bench_eval(info, tok, adapter, False, args.n_gen, args.n_score, args.new_tokens),
+    }
+    fast = {
+        **bench_train(info, tok, "bucketed", args.train_steps, args.batch),
+        **bench_eval(info, tok, adapter, True, args.n_gen, args.n_score, args.new_tokens),
+    }
     same_outputs = base.pop("outputs") == fast.pop("outputs")
-    lp_diff = max(abs(a - b) for x, y in zip(base.pop("logprobs"), fast.pop("logprobs")) for a, b in zip(x, y))
-    speedup = {"train": fast["train_tokens_per_s"] / base["train_tokens_per_s"],
-               "generate": fast["generate_tokens_per_s"] / base["generate_tokens_per_s"],
-               "score": base["score_s"] / fast["score_s"]}
-    record = {"device": device_name(), "command": "python benchmarks/bench_cpu.py " + " ".join(sys.argv[1:]),
-              **fast, "baseline": base, "speedup": speedup, "identical_generations": same_outputs,
-              "max_logprob_abs_diff": lp_diff, "settings": vars(args)}
+    lp_diff = max(
+        abs(a - b) for x, y in zip(base.pop("logprobs"), fast.pop("logprobs")) for a, b in zip(x, y)
+    )
+    speedup = {
+        "train": fast["train_tokens_per_s"] / base["train_tokens_per_s"],
+        "generate": fast["generate_tokens_per_s"] / base["generate_tokens_per_s"],
+        "score": base["score_s"] / fast["score_s"],
+    }
+    record = {
+        "device": device_name(),
+        "command": "python benchmarks/bench_cpu.py " + " ".join(sys.argv[1:]),
+        **fast,
+        "baseline": base,
+        "speedup": speedup,
+        "identical_generations": same_outputs,
+        "max_logprob_abs_diff": lp_diff,
+        "settings": vars(args),
+    }
     path = write_record("cpu", record)
     print(f"device: {record['device']}")
-    print(f"train tokens/s   naive {base['train_tokens_per_s']:8.1f}  fast {fast['train_tokens_per_s']:8.1f}  x{speedup['train']:.2f}"
-          f"  (padding {base['train_padding_fraction']:.0%} -> {fast['train_padding_fraction']:.0%})")
-    print(f"generate tok/s   naive {base['generate_tokens_per_s']:8.1f}  fast {fast['generate_tokens_per_s']:8.1f}  x{speedup['generate']:.2f}"
-          f"  identical outputs: {same_outputs}")
-    print(f"score seconds    naive {base['score_s']:8.2f}  fast {fast['score_s']:8.2f}  x{speedup['score']:.2f}"
-          f"  max |logprob diff| {lp_diff:.2e}")
+    print(
+        f"train tokens/s   naive {base['train_tokens_per_s']:8.1f}  fast {fast['train_tokens_per_s']:8.1f}  x{speedup['train']:.2f}"
+        f"  (padding {base['train_padding_fraction']:.0%} -> {fast['train_padding_fraction']:.0%})"
+    )
+    print(
+        f"generate tok/s   naive {base['generate_tokens_per_s']:8.1f}  fast {fast['generate_tokens_per_s']:8.1f}  x{speedup['generate']:.2f}"
+        f"  identical outputs: {same_outputs}"
+    )
+    print(
+        f"score seconds    naive {base['score_s']:8.2f}  fast {fast['score_s']:8.2f}  x{speedup['score']:.2f}"
+        f"  max |logprob diff| {lp_diff:.2e}"
+    )
     print(f"record: {path}")
 
 

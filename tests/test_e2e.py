@@ -38,8 +38,17 @@ def test_every_output_matches_its_contract(tiny_run):
             assert 0 <= score["value"] <= 100 and score["n"] == 8
             assert score["ci95"][0] <= score["value"] <= score["ci95"][1]
             assert score["target"] == target and score["adapter"] == adapter.split("/")[0]
-            preds = [json.loads(x) for x in (res / "predictions" / "tiny" / adapter / f"{target}.jsonl").open()]
-            assert len(preds) == 8 and {"id", "prompt", "output", "gold", "correct", "n_output_tokens"} <= set(preds[0])
+            preds = [
+                json.loads(x) for x in (res / "predictions" / "tiny" / adapter / f"{target}.jsonl").open()
+            ]
+            assert len(preds) == 8 and {
+                "id",
+                "prompt",
+                "output",
+                "gold",
+                "correct",
+                "n_output_tokens",
+            } <= set(preds[0])
             assert score["value"] == pytest.approx(100 * sum(p["correct"] for p in preds) / 8)
             if target != "arith_small":
                 assert sum(map(sum, score["confusion_matrix"])) == 8
@@ -95,7 +104,13 @@ def test_adding_one_dataset_schedules_only_new_cells(tiny_run, tiny_model_dir):
     config["datasets"].append(NEW)
     counts = _dry_run_counts(work, write_config(work / "config_plus.yaml", config))
     n = 3  # datasets before; the new adapter on N+1 targets + N+1 old rows (base included) on the new target
-    core = {"prepare_data": 1, "profile_data": 1, "train_lora": 1, "evaluate": 2 * n + 2, "assemble_matrix": 1}
+    core = {
+        "prepare_data": 1,
+        "profile_data": 1,
+        "train_lora": 1,
+        "evaluate": 2 * n + 2,
+        "assemble_matrix": 1,
+    }
     assert {rule: counts.get(rule) for rule in core} == core
     # everything else is an aggregate/analysis rule or a per-dataset cache of the new dataset: once each
     assert all(count == 1 for rule, count in counts.items() if rule not in core), counts

@@ -11,9 +11,22 @@ from transfer_atlas import matrix
 
 def score(tmp, adapter, seed, target, value):
     path = tmp / f"{adapter}-{seed}-{target}.json"
-    path.write_text(json.dumps({"model": "m", "adapter": adapter, "seed": seed, "target": target,
-                                "metric": "acc", "value": value, "n": 10, "ci95": [value - 5, value + 5],
-                                "metrics": {"acc": value}, "output_tokens": {"mean": 1.0}}))
+    path.write_text(
+        json.dumps(
+            {
+                "model": "m",
+                "adapter": adapter,
+                "seed": seed,
+                "target": target,
+                "metric": "acc",
+                "value": value,
+                "n": 10,
+                "ci95": [value - 5, value + 5],
+                "metrics": {"acc": value},
+                "output_tokens": {"mean": 1.0},
+            }
+        )
+    )
     return str(path)
 
 
@@ -36,8 +49,11 @@ def test_assemble_mean_std_se_and_delta(tmp_path):
 
 
 def test_missing_cell_is_an_error(tmp_path):
-    files = [score(tmp_path, "base", None, "t1", 50.0), score(tmp_path, "s1", 0, "t1", 60.0),
-             score(tmp_path, "base", None, "t2", 50.0)]
+    files = [
+        score(tmp_path, "base", None, "t1", 50.0),
+        score(tmp_path, "s1", 0, "t1", 60.0),
+        score(tmp_path, "base", None, "t2", 50.0),
+    ]
     out = {k: tmp_path / f"{k}.csv" for k in ("long", "cells", "matrix", "delta")}
     out["heatmap"] = tmp_path / "h.png"
     with pytest.raises(Exception, match="missing cells"):

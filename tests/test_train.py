@@ -16,9 +16,21 @@ from transfer_atlas import data, io
 from transfer_atlas.batching import IGNORE, collate, schedule, tokenize_records
 from transfer_atlas.train import TrainingDiverged, train_lora
 
-CFG = {"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": ["q_proj", "v_proj"], "lr": 0.005,
-       "weight_decay": 0.0, "warmup_steps": 1, "steps": 6, "batch_size": 4, "max_length": 96,
-       "batching": "bucketed", "checkpoint_every": 2, "grad_clip": 1.0}
+CFG = {
+    "r": 4,
+    "alpha": 8,
+    "dropout": 0.0,
+    "target_modules": ["q_proj", "v_proj"],
+    "lr": 0.005,
+    "weight_decay": 0.0,
+    "warmup_steps": 1,
+    "steps": 6,
+    "batch_size": 4,
+    "max_length": 96,
+    "batching": "bucketed",
+    "checkpoint_every": 2,
+    "grad_clip": 1.0,
+}
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +58,13 @@ def test_bucketed_schedule_groups_lengths_and_covers_every_example():
     plan = schedule(lengths, 8, 32, seed=0, mode="bucketed")
     assert sorted(i for b in plan for i in b) == list(range(256))
     spread = sum(max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in plan) / len(plan)
-    random_spread = sum(max(lengths[i] for i in b) - min(lengths[i] for i in b)
-                        for b in schedule(lengths, 8, 32, 0, "padded")) / 32
+    random_spread = (
+        sum(
+            max(lengths[i] for i in b) - min(lengths[i] for i in b)
+            for b in schedule(lengths, 8, 32, 0, "padded")
+        )
+        / 32
+    )
     assert spread < random_spread / 3
     assert schedule(lengths, 8, 32, 0, "bucketed") == plan
 
@@ -61,8 +78,15 @@ def test_training_writes_peft_adapter_and_loss_goes_down(tmp_path, tiny_model_di
 
     from transfer_atlas.models import load_model
 
-    summary = train_lora(_info(tiny_model_dir), str(train_file), str(tmp_path / "ad"), str(tmp_path / "ck"),
-                         {**CFG, "steps": 12}, "s", 0)
+    summary = train_lora(
+        _info(tiny_model_dir),
+        str(train_file),
+        str(tmp_path / "ad"),
+        str(tmp_path / "ck"),
+        {**CFG, "steps": 12},
+        "s",
+        0,
+    )
     assert summary["steps"] == 12 and summary["mean_loss_last10"] < summary["first_loss"]
     model = PeftModel.from_pretrained(load_model(_info(tiny_model_dir), "float32"), tmp_path / "ad")
     assert any("lora_A" in n for n, _ in model.named_parameters())
@@ -70,8 +94,15 @@ def test_training_writes_peft_adapter_and_loss_goes_down(tmp_path, tiny_model_di
 
 def test_divergence_stops_with_source_and_step(tmp_path, tiny_model_dir, train_file):
     with pytest.raises(TrainingDiverged, match=r"source 's' \(seed 0\): loss is (nan|inf) at step \d+"):
-        train_lora(_info(tiny_model_dir), str(train_file), str(tmp_path / "ad"), str(tmp_path / "ck"),
-                   {**CFG, "lr": 1e30, "grad_clip": 0.0, "steps": 20}, "s", 0)
+        train_lora(
+            _info(tiny_model_dir),
+            str(train_file),
+            str(tmp_path / "ad"),
+            str(tmp_path / "ck"),
+            {**CFG, "lr": 1e30, "grad_clip": 0.0, "steps": 20},
+            "s",
+            0,
+        )
     assert not (tmp_path / "ad").exists()
 
 
@@ -94,8 +125,12 @@ def test_sigkill_after_checkpoint_resumes_to_the_same_adapter(tmp_path, tiny_mod
     from safetensors.torch import load_file
 
     cfg = {**CFG, "steps": 6, "checkpoint_every": 3}
-    ref = train_lora(_info(tiny_model_dir), str(train_file), str(tmp_path / "ref"), str(tmp_path / "ref_ck"), cfg, "s", 0)
-    args = json.dumps([_info(tiny_model_dir), str(train_file), str(tmp_path / "ad"), str(tmp_path / "ck"), cfg])
+    ref = train_lora(
+        _info(tiny_model_dir), str(train_file), str(tmp_path / "ref"), str(tmp_path / "ref_ck"), cfg, "s", 0
+    )
+    args = json.dumps(
+        [_info(tiny_model_dir), str(train_file), str(tmp_path / "ad"), str(tmp_path / "ck"), cfg]
+    )
     proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, args], stdout=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while time.time() < deadline and "CHECKPOINT" not in (proc.stdout.readline() or ""):
@@ -103,11 +138,16 @@ def test_sigkill_after_checkpoint_resumes_to_the_same_adapter(tmp_path, tiny_mod
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert io.read_json(tmp_path / "ck" / "state.json")["step"] == 3 and not (tmp_path / "ad").exists()
-    resumed = train_lora(_info(tiny_model_dir), str(train_file), str(tmp_path / "ad"), str(tmp_path / "ck"), cfg, "s", 0)
+    resumed = train_lora(
+        _info(tiny_model_dir), str(train_file), str(tmp_path / "ad"), str(tmp_path / "ck"), cfg, "s", 0
+    )
     assert resumed["resumed_from_step"] == 3
     log = [json.loads(x)["step"] for x in (tmp_path / "ad" / "train_log.jsonl").open()]
     assert log == [1, 2, 3, 4, 5, 6]
-    a, b = load_file(tmp_path / "ref" / "adapter_model.safetensors"), load_file(tmp_path / "ad" / "adapter_model.safetensors")
+    a, b = (
+        load_file(tmp_path / "ref" / "adapter_model.safetensors"),
+        load_file(tmp_path / "ad" / "adapter_model.safetensors"),
+    )
     assert a.keys() == b.keys()
     for key in a:  # same seed, same batches, restored optimizer and RNG: equal to float tolerance
         torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-6)

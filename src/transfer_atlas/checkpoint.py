@@ -18,8 +18,11 @@ from transfer_atlas import io
 def save(folder: Path, model, optimizer, step: int, extra: dict) -> None:
     trainable = {n: p.detach().cpu().contiguous() for n, p in model.named_parameters() if p.requires_grad}
     opt = optimizer.state_dict()
-    flat = {f"{idx}.{key}": (val if torch.is_tensor(val) else torch.tensor(val)).cpu().contiguous()
-            for idx, st in opt["state"].items() for key, val in st.items()}
+    flat = {
+        f"{idx}.{key}": (val if torch.is_tensor(val) else torch.tensor(val)).cpu().contiguous()
+        for idx, st in opt["state"].items()
+        for key, val in st.items()
+    }
     rng = {"cpu": torch.get_rng_state()}
     if torch.cuda.is_available():
         rng["cuda"] = torch.cuda.get_rng_state()

@@ -118,9 +118,7 @@ def _check_model(model: dict, i: int, source: str) -> None:
     given = [k for k in ("gguf_package", "gguf_file", "hub_id", "path") if k in model]
     key = f"models.{i}"
     if len(given) != 1:
-        raise ConfigError(
-            f"{source}: key '{key}': give exactly one of gguf_package, gguf_file, hub_id, path"
-        )
+        raise ConfigError(f"{source}: key '{key}': give exactly one of gguf_package, gguf_file, hub_id, path")
     kind = given[0]
     if kind == "path" and not Path(model["path"]).is_dir():
         raise ConfigError(f"{source}: key '{key}.path': folder '{model['path']}' does not exist")

@@ -155,7 +155,9 @@ def profile(train_path: str, eval_path: str, tokenizers: dict[str, object]) -> d
         for model, tok in tokenizers.items():
             entry["tokens"][model] = {
                 "prompt": _stats([len(tok(r["prompt"])["input_ids"]) for r in recs]),
-                "target": _stats([len(tok(r["target"], add_special_tokens=False)["input_ids"]) for r in recs]),
+                "target": _stats(
+                    [len(tok(r["target"], add_special_tokens=False)["input_ids"]) for r in recs]
+                ),
             }
         out["splits"][split] = entry
     return out

@@ -25,10 +25,19 @@ def long_table(score_files: list[str]) -> pd.DataFrame:
         for key in ("model", "adapter", "target", "metric", "value", "n"):
             if key not in s:
                 raise io.DataError(f"{path}: missing field '{key}'")
-        row = {"model": s["model"], "adapter": s["adapter"], "seed": s.get("seed"), "target": s["target"],
-               "metric": s["metric"], "value": s["value"], "n": s["n"], "ci_low": s["ci95"][0],
-               "ci_high": s["ci95"][1], "output_tokens_mean": s["output_tokens"]["mean"],
-               "elapsed_s": s.get("elapsed_s")}
+        row = {
+            "model": s["model"],
+            "adapter": s["adapter"],
+            "seed": s.get("seed"),
+            "target": s["target"],
+            "metric": s["metric"],
+            "value": s["value"],
+            "n": s["n"],
+            "ci_low": s["ci95"][0],
+            "ci_high": s["ci95"][1],
+            "output_tokens_mean": s["output_tokens"]["mean"],
+            "elapsed_s": s.get("elapsed_s"),
+        }
         row.update({f"metric_{k}": v for k, v in s.get("metrics", {}).items()})
         rows.append(row)
     frame = pd.DataFrame(rows)
@@ -41,6 +50,7 @@ def long_table(score_files: list[str]) -> pd.DataFrame:
 
 def cell_stats(long: pd.DataFrame) -> pd.DataFrame:
     """Mean, std (ddof=1) and standard error over seeds of each (model, adapter, target)."""
+
     def agg(group: pd.DataFrame) -> pd.Series:
         n = len(group)
         out = {"n_seeds": n}
@@ -49,7 +59,11 @@ def cell_stats(long: pd.DataFrame) -> pd.DataFrame:
             out.update({f"{col}_mean": group[col].mean(), f"{col}_std": std, f"{col}_se": std / np.sqrt(n)})
         return pd.Series(out)
 
-    return long.groupby(["model", "adapter", "target"], sort=False).apply(agg, include_groups=False).reset_index()
+    return (
+        long.groupby(["model", "adapter", "target"], sort=False)
+        .apply(agg, include_groups=False)
+        .reset_index()
+    )
 
 
 def pivot(cells: pd.DataFrame, column: str, rows: list[str], targets: list[str]) -> pd.DataFrame:
@@ -75,7 +89,12 @@ def assemble(score_files: list[str], adapters: list[str], targets: list[str], ou
     io.write_csv(out["matrix"], matrix.round(4), index=True)
     io.write_csv(out["delta"], delta.round(4), index=True)
     model = long["model"].iloc[0]
-    fig = heatmap(delta, f"{model}: transfer (adapter − base), points", "evaluated on (target)",
-                  "fine-tuned on (source)", "Δ score (points)")
+    fig = heatmap(
+        delta,
+        f"{model}: transfer (adapter − base), points",
+        "evaluated on (target)",
+        "fine-tuned on (source)",
+        "Δ score (points)",
+    )
     io.save_figure(out["heatmap"], fig)
     return delta

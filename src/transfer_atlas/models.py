@@ -50,14 +50,21 @@ def convert_gguf(gguf: Path, out_dir: Path) -> dict:
         tok.save_pretrained(tmp)
     n_params = sum(p.numel() for p in model.parameters())
     log.info("saved float checkpoint (%d parameters) to %s", n_params, out_dir / "checkpoint")
-    return {"n_parameters": n_params, "weights_sha256": io.sha256_file(out_dir / "checkpoint" / "model.safetensors")}
+    return {
+        "n_parameters": n_params,
+        "weights_sha256": io.sha256_file(out_dir / "checkpoint" / "model.safetensors"),
+    }
 
 
 def prepare_model(spec: dict, info_out: str | Path) -> dict:
     """Convert a GGUF model to a float checkpoint, or record a hub id / local path."""
     info_out = Path(info_out)
-    info = {"name": spec["name"], "revision": spec.get("revision"),
-            "trust_remote_code": bool(spec.get("trust_remote_code", False)), "weights_sha256": None}
+    info = {
+        "name": spec["name"],
+        "revision": spec.get("revision"),
+        "trust_remote_code": bool(spec.get("trust_remote_code", False)),
+        "weights_sha256": None,
+    }
     if "gguf_package" in spec or "gguf_file" in spec:
         gguf = find_gguf(spec["gguf_package"]) if "gguf_package" in spec else Path(spec["gguf_file"])
         info.update(kind="gguf", source=str(gguf), load_path=str(info_out.parent / "checkpoint"))
@@ -94,7 +101,9 @@ def load_tokenizer(info: dict):
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(
-        info["load_path"], revision=info.get("revision"), token=hub_token(),
+        info["load_path"],
+        revision=info.get("revision"),
+        token=hub_token(),
         trust_remote_code=info.get("trust_remote_code", False),
     )
     if tok.pad_token is None:
@@ -108,8 +117,11 @@ def load_model(info: dict, dtype: str = "auto", device: torch.device | None = No
 
     device = device or pick_device()
     model = AutoModelForCausalLM.from_pretrained(
-        info["load_path"], revision=info.get("revision"), token=hub_token(),
-        dtype=pick_dtype(dtype, device), use_safetensors=True,
+        info["load_path"],
+        revision=info.get("revision"),
+        token=hub_token(),
+        dtype=pick_dtype(dtype, device),
+        use_safetensors=True,
         trust_remote_code=info.get("trust_remote_code", False),
     )
     return model.to(device).eval()

@@ -10,7 +10,7 @@ trailing `.`, and compared exactly. Scores are reported in points (0-100).
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -83,8 +83,12 @@ def build_requests(tok, prompts: Sequence[str], choices: Sequence[Sequence[str]]
         context = tok(prompt)["input_ids"]
         for j, option in enumerate(options):
             whole = tok(prompt + option)["input_ids"]
-            cont = whole[len(context):] if whole[: len(context)] == context else tok(option, add_special_tokens=False)["input_ids"]
-            ids = (context + cont)[-(max_length + 1):]
+            cont = (
+                whole[len(context) :]
+                if whole[: len(context)] == context
+                else tok(option, add_special_tokens=False)["input_ids"]
+            )
+            ids = (context + cont)[-(max_length + 1) :]
             requests.append((i, j, ids, len(cont)))
     return requests
 
@@ -113,7 +117,9 @@ def _score_full(model, requests, out, batch_size, pad, sort, progress) -> None:
     done = 0
     for batch in _batches(requests, batch_size, lambda r: len(r[2]), sort):
         inp, mask = _pad_batch([r[2][:-1] for r in batch], pad)
-        logp = torch.log_softmax(model(input_ids=inp.to(device), attention_mask=mask.to(device)).logits.float(), -1)
+        logp = torch.log_softmax(
+            model(input_ids=inp.to(device), attention_mask=mask.to(device)).logits.float(), -1
+        )
         for b, (i, j, ids, n_cont) in enumerate(batch):
             n_in = len(ids) - 1
             target = torch.tensor(ids[-n_cont:], device=device)
@@ -141,8 +147,17 @@ def _score_shared_prefix(model, groups, out, batch_size, pad, sort, progress) ->
             progress(done, len(groups))
 
 
-def choice_logprobs(model, tok, prompts, choices, batch_size: int = 16, max_length: int = 2048,
-                    sort_by_length: bool = True, shared_prefix: bool = True, progress=None) -> list[list[float]]:
+def choice_logprobs(
+    model,
+    tok,
+    prompts,
+    choices,
+    batch_size: int = 16,
+    max_length: int = 2048,
+    sort_by_length: bool = True,
+    shared_prefix: bool = True,
+    progress=None,
+) -> list[list[float]]:
     """Sum of log-probabilities of each choice's tokens given its prompt: [example][choice].
 
     Sequences are right-padded (causal attention makes padding after a sequence inert) and,

@@ -33,8 +33,14 @@ class TrainingDiverged(RuntimeError):
 def lora_model(model, cfg: dict):
     from peft import LoraConfig, get_peft_model
 
-    lora = LoraConfig(r=cfg["r"], lora_alpha=cfg["alpha"], lora_dropout=cfg["dropout"],
-                      target_modules=cfg["target_modules"], task_type="CAUSAL_LM", bias="none")
+    lora = LoraConfig(
+        r=cfg["r"],
+        lora_alpha=cfg["alpha"],
+        lora_dropout=cfg["dropout"],
+        target_modules=cfg["target_modules"],
+        task_type="CAUSAL_LM",
+        bias="none",
+    )
     return get_peft_model(model, lora)
 
 
@@ -69,8 +75,16 @@ def _resume(ckpt_dir: Path, model, optimizer, log_rows: list) -> int:
     return int(state["step"])
 
 
-def train_lora(model_info: dict, train_path: str, out_dir: str, ckpt_dir: str, cfg: dict,
-               source: str, seed: int, dtype: str = "auto") -> dict:
+def train_lora(
+    model_info: dict,
+    train_path: str,
+    out_dir: str,
+    ckpt_dir: str,
+    cfg: dict,
+    source: str,
+    seed: int,
+    dtype: str = "auto",
+) -> dict:
     """Fine-tune a LoRA adapter on `train_path`; write it atomically to `out_dir`."""
     torch.manual_seed(seed)
     device = pick_device()
@@ -78,39 +92,69 @@ def train_lora(model_info: dict, train_path: str, out_dir: str, ckpt_dir: str, c
     model = lora_model(load_model(model_info, dtype, device), cfg)
     model.train()
     examples = tokenize_records(tok, io.read_jsonl(train_path, ("prompt", "target")), cfg["max_length"])
-    plan = schedule([len(e["input_ids"]) for e in examples], cfg["batch_size"], cfg["steps"], seed, cfg["batching"])
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad],
-                                  lr=cfg["lr"], weight_decay=cfg["weight_decay"])
+    plan = schedule(
+        [len(e["input_ids"]) for e in examples], cfg["batch_size"], cfg["steps"], seed, cfg["batching"]
+    )
+    optimizer = torch.optim.AdamW(
+        [p for p in model.parameters() if p.requires_grad], lr=cfg["lr"], weight_decay=cfg["weight_decay"]
+    )
     ckpt_dir, log_rows = Path(ckpt_dir), []
     start = _resume(ckpt_dir, model, optimizer, log_rows)
     t0 = time.perf_counter()
     for step in range(start, cfg["steps"]):
-        batch = {k: v.to(device) for k, v in collate([examples[i] for i in plan[step]], tok.pad_token_id).items()}
+        batch = {
+            k: v.to(device) for k, v in collate([examples[i] for i in plan[step]], tok.pad_token_id).items()
+        }
         t = time.perf_counter()
         loss = train_step(model, optimizer, batch, lr_at(step, cfg), cfg["grad_clip"])
         if not math.isfinite(loss):
-            raise TrainingDiverged(f"source '{source}' (seed {seed}): loss is {loss} at step {step + 1}; no adapter written")
+            raise TrainingDiverged(
+                f"source '{source}' (seed {seed}): loss is {loss} at step {step + 1}; no adapter written"
+            )
         dt = time.perf_counter() - t
         n_tok = int(batch["attention_mask"].sum())
-        row = {"step": step + 1, "loss": loss, "lr": lr_at(step, cfg), "tokens": n_tok,
-               "target_tokens": int((batch["labels"] != -100).sum()), "tokens_per_s": n_tok / dt,
-               "elapsed_s": time.perf_counter() - t0}
+        row = {
+            "step": step + 1,
+            "loss": loss,
+            "lr": lr_at(step, cfg),
+            "tokens": n_tok,
+            "target_tokens": int((batch["labels"] != -100).sum()),
+            "tokens_per_s": n_tok / dt,
+            "elapsed_s": time.perf_counter() - t0,
+        }
         log_rows.append(row)
         if (step + 1) % 10 == 0 or step + 1 == cfg["steps"]:
-            log.info("step %d/%d loss %.4f lr %.2e %.0f tok/s", step + 1, cfg["steps"], loss, row["lr"], row["tokens_per_s"])
+            log.info(
+                "step %d/%d loss %.4f lr %.2e %.0f tok/s",
+                step + 1,
+                cfg["steps"],
+                loss,
+                row["lr"],
+                row["tokens_per_s"],
+            )
         if cfg["checkpoint_every"] and (step + 1) % cfg["checkpoint_every"] == 0 and step + 1 < cfg["steps"]:
-            checkpoint.save(ckpt_dir, model, optimizer, step + 1, {"log": log_rows, "source": source, "seed": seed})
+            checkpoint.save(
+                ckpt_dir, model, optimizer, step + 1, {"log": log_rows, "source": source, "seed": seed}
+            )
     return _write_adapter(model, Path(out_dir), log_rows, cfg, source, seed, start, time.perf_counter() - t0)
 
 
-def _write_adapter(model, out_dir: Path, log_rows: list, cfg: dict, source: str, seed: int,
-                   resumed_from: int, elapsed: float) -> dict:
+def _write_adapter(
+    model, out_dir: Path, log_rows: list, cfg: dict, source: str, seed: int, resumed_from: int, elapsed: float
+) -> dict:
     losses = [r["loss"] for r in log_rows]
-    summary = {"source": source, "seed": seed, "steps": len(log_rows), "final_loss": losses[-1],
-               "first_loss": losses[0], "mean_loss_last10": sum(losses[-10:]) / len(losses[-10:]),
-               "resumed_from_step": resumed_from, "elapsed_s": elapsed,
-               "mean_tokens_per_s": sum(r["tokens"] for r in log_rows[resumed_from:]) / max(elapsed, 1e-9),
-               "hyperparameters": cfg}
+    summary = {
+        "source": source,
+        "seed": seed,
+        "steps": len(log_rows),
+        "final_loss": losses[-1],
+        "first_loss": losses[0],
+        "mean_loss_last10": sum(losses[-10:]) / len(losses[-10:]),
+        "resumed_from_step": resumed_from,
+        "elapsed_s": elapsed,
+        "mean_tokens_per_s": sum(r["tokens"] for r in log_rows[resumed_from:]) / max(elapsed, 1e-9),
+        "hyperparameters": cfg,
+    }
     with io.atomic_dir(out_dir) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         with open(tmp / "train_log.jsonl", "w") as fh:

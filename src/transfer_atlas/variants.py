@@ -47,9 +47,7 @@ def balance(rows: list[dict], rng: random.Random) -> list[dict]:
     return class_ratio(rows, {label: 1.0 for label in groups}, rng)
 
 
-def mislabel(
-    rows: list[dict], labels: list[str], mode: str, rate: float, rng: random.Random
-) -> list[dict]:
+def mislabel(rows: list[dict], labels: list[str], mode: str, rate: float, rng: random.Random) -> list[dict]:
     """Corrupt round(rate * n) labels. flip: next label in `labels` order; random: another label.
 
     Corrupted rows keep their original label in `meta.original_label`.

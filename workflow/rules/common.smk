@@ -84,7 +84,9 @@ TRANSFER_ROLES = config["analysis"]["transfer_roles"]
 PER_MODEL = "(?!all_models$)[A-Za-z0-9][A-Za-z0-9_.=+-]*"
 for _reserved in ("external", "all_models"):
     if _reserved in MODELS:
-        raise ValueError(f"config: model name '{_reserved}' is reserved (transfer_roles outputs)")
+        raise ValueError(
+            f"config: model name '{_reserved}' is reserved (transfer_roles outputs)"
+        )
 
 
 def dataset_roles():
@@ -108,8 +110,22 @@ def regimes_input(wildcards):
 
 def donors_tables(model):
     folder = f"results/analysis/{model}/transfer_roles"
-    names = ["donors", "recipients", "by_regime", "by_group", "language_heatmap", "task_heatmap"]
-    files = ["donors", "recipients", "roles_by_regime", "roles_by_group", "language_heatmap", "task_heatmap"]
+    names = [
+        "donors",
+        "recipients",
+        "by_regime",
+        "by_group",
+        "language_heatmap",
+        "task_heatmap",
+    ]
+    files = [
+        "donors",
+        "recipients",
+        "roles_by_regime",
+        "roles_by_group",
+        "language_heatmap",
+        "task_heatmap",
+    ]
     return {n: f"{folder}/{f}.csv" for n, f in zip(names, files)}
 
 
@@ -117,9 +133,23 @@ def transfer_roles_outputs():
     outputs = []
     for model in transfer_models():
         folder = f"results/analysis/{model}/transfer_roles"
-        outputs += [f"{folder}/regimes.csv", f"{folder}/regimes.png", *donors_tables(model).values()]
-        outputs += [f"{folder}/{x}.png" for x in ("language_heatmap", "task_heatmap", "donor_recipient_scatter")]
+        outputs += [
+            f"{folder}/regimes.csv",
+            f"{folder}/regimes.png",
+            *donors_tables(model).values(),
+        ]
+        outputs += [
+            f"{folder}/{x}.png"
+            for x in ("language_heatmap", "task_heatmap", "donor_recipient_scatter")
+        ]
     if outputs:
-        outputs += [f"results/analysis/all_models/transfer_roles/{x}" for x in
-                    ("regimes.csv", "regimes.png", "role_consistency.csv", "role_consistency.png")]
+        outputs += [
+            f"results/analysis/all_models/transfer_roles/{x}"
+            for x in (
+                "regimes.csv",
+                "regimes.png",
+                "role_consistency.csv",
+                "role_consistency.png",
+            )
+        ]
     return outputs

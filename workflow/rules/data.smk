@@ -2,8 +2,6 @@ rule prepare_data:
     output:
         train="results/data/{dataset}/train.jsonl",
         eval="results/data/{dataset}/eval.jsonl",
-    params:
-        spec=dataset_spec,
     log:
         "logs/prepare_data/{dataset}.log",
     benchmark:
@@ -12,6 +10,8 @@ rule prepare_data:
     resources:
         mem_mb=2000,
         runtime=30,
+    params:
+        spec=dataset_spec,
     script:
         "../scripts/prepare_data.py"
 

@@ -8,9 +8,6 @@ rule assemble_matrix:
             caption="../report/delta_heatmap.rst",
             category="Transfer matrix",
         ),
-    params:
-        sources=SOURCES,
-        targets=TARGETS,
     log:
         "logs/assemble_matrix/{model}.log",
     benchmark:
@@ -19,5 +16,8 @@ rule assemble_matrix:
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        sources=SOURCES,
+        targets=TARGETS,
     script:
         "../scripts/assemble_matrix.py"

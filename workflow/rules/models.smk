@@ -1,8 +1,6 @@
 rule prepare_model:
     output:
         "results/models/{model}/model_info.json",
-    params:
-        spec=model_spec,
     log:
         "logs/prepare_model/{model}.log",
     benchmark:
@@ -11,5 +9,7 @@ rule prepare_model:
     resources:
         mem_mb=4000,
         runtime=30,
+    params:
+        spec=model_spec,
     script:
         "../scripts/prepare_model.py"

@@ -4,10 +4,6 @@ rule train_lora:
         train="results/data/{source}/train.jsonl",
     output:
         directory("results/adapters/{model}/{source}/seed{seed}"),
-    params:
-        train=config["train"],
-        dtype=lambda wc: model_spec(wc)["dtype"],
-        checkpoints="results/checkpoints/{model}/{source}/seed{seed}",
     log:
         "logs/train_lora/{model}/{source}/seed{seed}.log",
     benchmark:
@@ -15,5 +11,9 @@ rule train_lora:
     threads: config["resources"]["train_threads"]
     resources:
         **model_rule_resources("train"),
+    params:
+        train=config["train"],
+        dtype=lambda wc: model_spec(wc)["dtype"],
+        checkpoints="results/checkpoints/{model}/{source}/seed{seed}",
     script:
         "../scripts/train_lora.py"

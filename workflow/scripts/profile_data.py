@@ -8,4 +8,7 @@ tokenizers = {}
 for path in smk.input.models:
     info = io.read_json(path)
     tokenizers[info["name"]] = models.load_tokenizer(info)
-io.write_json(smk.output[0], {"dataset": smk.wildcards.dataset, **data.profile(smk.input.train, smk.input.eval, tokenizers)})
+io.write_json(
+    smk.output[0],
+    {"dataset": smk.wildcards.dataset, **data.profile(smk.input.train, smk.input.eval, tokenizers)},
+)

@@ -14,27 +14,114 @@ Planted traits (the ground truth the analyses must recover):
 from __future__ import annotations
 
 import random
-from typing import Callable
+from collections.abc import Callable
 
-NAMES = ["Ava", "Ben", "Chloe", "Dev", "Emma", "Farid", "Grace", "Hugo", "Ines", "Jonas",
-         "Kemi", "Liam", "Mira", "Noah", "Omar", "Priya", "Quinn", "Rosa", "Sam", "Tara"]
-ITEMS = ["apples", "pencils", "stickers", "marbles", "books", "cookies", "stamps", "shells",
-         "cards", "balloons", "coins", "buttons"]
+NAMES = [
+    "Ava",
+    "Ben",
+    "Chloe",
+    "Dev",
+    "Emma",
+    "Farid",
+    "Grace",
+    "Hugo",
+    "Ines",
+    "Jonas",
+    "Kemi",
+    "Liam",
+    "Mira",
+    "Noah",
+    "Omar",
+    "Priya",
+    "Quinn",
+    "Rosa",
+    "Sam",
+    "Tara",
+]
+ITEMS = [
+    "apples",
+    "pencils",
+    "stickers",
+    "marbles",
+    "books",
+    "cookies",
+    "stamps",
+    "shells",
+    "cards",
+    "balloons",
+    "coins",
+    "buttons",
+]
 
-PRODUCTS = ["phone", "blender", "jacket", "laptop", "kettle", "backpack", "lamp", "headset",
-            "watch", "chair", "camera", "toaster", "charger", "mattress", "speaker"]
-POSITIVE = ["excellent", "wonderful", "reliable", "sturdy", "fantastic", "comfortable",
-            "great value", "beautifully made", "fast", "delightful"]
-NEGATIVE = ["terrible", "flimsy", "broken", "disappointing", "overpriced", "useless",
-            "noisy", "poorly made", "slow", "awful"]
-NEUTRAL = ["okay", "average", "as described", "fine for the price", "nothing special",
-           "acceptable", "ordinary", "standard"]
-POS_TAIL = ["I would buy it again.", "Highly recommended.", "My family loves it.",
-            "It exceeded my expectations."]
-NEG_TAIL = ["I want a refund.", "Do not buy this.", "It stopped working in a week.",
-            "Complete waste of money."]
-NEU_TAIL = ["It does the job.", "Neither good nor bad.", "It is what you would expect.",
-            "No strong feelings either way."]
+PRODUCTS = [
+    "phone",
+    "blender",
+    "jacket",
+    "laptop",
+    "kettle",
+    "backpack",
+    "lamp",
+    "headset",
+    "watch",
+    "chair",
+    "camera",
+    "toaster",
+    "charger",
+    "mattress",
+    "speaker",
+]
+POSITIVE = [
+    "excellent",
+    "wonderful",
+    "reliable",
+    "sturdy",
+    "fantastic",
+    "comfortable",
+    "great value",
+    "beautifully made",
+    "fast",
+    "delightful",
+]
+NEGATIVE = [
+    "terrible",
+    "flimsy",
+    "broken",
+    "disappointing",
+    "overpriced",
+    "useless",
+    "noisy",
+    "poorly made",
+    "slow",
+    "awful",
+]
+NEUTRAL = [
+    "okay",
+    "average",
+    "as described",
+    "fine for the price",
+    "nothing special",
+    "acceptable",
+    "ordinary",
+    "standard",
+]
+POS_TAIL = [
+    "I would buy it again.",
+    "Highly recommended.",
+    "My family loves it.",
+    "It exceeded my expectations.",
+]
+NEG_TAIL = [
+    "I want a refund.",
+    "Do not buy this.",
+    "It stopped working in a week.",
+    "Complete waste of money.",
+]
+NEU_TAIL = [
+    "It does the job.",
+    "Neither good nor bad.",
+    "It is what you would expect.",
+    "No strong feelings either way.",
+]
 
 
 def arith_small(n: int, seed: int) -> list[dict]:
@@ -46,12 +133,16 @@ def arith_small(n: int, seed: int) -> list[dict]:
         a, b = rng.randint(2, 20), rng.randint(2, 20)
         c = rng.randint(1, a + b - 1)
         total, answer = a + b, a + b - c
-        question = (f"{name} has {a} {item}. {name} gets {b} more {item} and then gives "
-                    f"{c} {item} to a friend. How many {item} does {name} have now?")
-        solution = (f"{name} starts with {a} {item}.\n"
-                    f"After getting {b} more, {name} has {a} + {b} = {total} {item}.\n"
-                    f"After giving away {c}, {name} has {total} - {c} = {answer} {item}.\n"
-                    f"#### {answer}")
+        question = (
+            f"{name} has {a} {item}. {name} gets {b} more {item} and then gives "
+            f"{c} {item} to a friend. How many {item} does {name} have now?"
+        )
+        solution = (
+            f"{name} starts with {a} {item}.\n"
+            f"After getting {b} more, {name} has {a} + {b} = {total} {item}.\n"
+            f"After giving away {c}, {name} has {total} - {c} = {answer} {item}.\n"
+            f"#### {answer}"
+        )
         rows.append({"question": question, "solution": solution, "answer": str(answer)})
     return rows
 
@@ -73,8 +164,11 @@ def arith_large(n: int, seed: int) -> list[dict]:
 
 def _review(rng: random.Random, label: str) -> str:
     product = rng.choice(PRODUCTS)
-    words, tails = {"positive": (POSITIVE, POS_TAIL), "negative": (NEGATIVE, NEG_TAIL),
-                    "neutral": (NEUTRAL, NEU_TAIL)}[label]
+    words, tails = {
+        "positive": (POSITIVE, POS_TAIL),
+        "negative": (NEGATIVE, NEG_TAIL),
+        "neutral": (NEUTRAL, NEU_TAIL),
+    }[label]
     w1, w2 = rng.sample(words, 2)
     return f"The {product} is {w1} and {w2}. {rng.choice(tails)}"
 
@@ -98,14 +192,24 @@ def sentiment3_imbalanced(n: int, seed: int) -> list[dict]:
     return _sentiment(n, seed, {"negative": 0.1, "neutral": 0.1, "positive": 0.8})
 
 
-PARA_SUBJECTS = ["The committee", "My neighbour", "The old bakery", "Our teacher", "The city council",
-                 "The new manager", "A small team", "The museum"]
-PARA_ACTS = [("approved the plan", "gave the plan its approval", "rejected the plan"),
-             ("opened early on Monday", "started business early on Monday", "closed early on Monday"),
-             ("bought a red car", "purchased a red car", "sold a red car"),
-             ("finished the report", "completed the report", "abandoned the report"),
-             ("praised the students", "spoke highly of the students", "criticised the students"),
-             ("raised the prices", "increased the prices", "lowered the prices")]
+PARA_SUBJECTS = [
+    "The committee",
+    "My neighbour",
+    "The old bakery",
+    "Our teacher",
+    "The city council",
+    "The new manager",
+    "A small team",
+    "The museum",
+]
+PARA_ACTS = [
+    ("approved the plan", "gave the plan its approval", "rejected the plan"),
+    ("opened early on Monday", "started business early on Monday", "closed early on Monday"),
+    ("bought a red car", "purchased a red car", "sold a red car"),
+    ("finished the report", "completed the report", "abandoned the report"),
+    ("praised the students", "spoke highly of the students", "criticised the students"),
+    ("raised the prices", "increased the prices", "lowered the prices"),
+]
 
 
 def paraphrase(n: int, seed: int) -> list[dict]:
@@ -116,9 +220,13 @@ def paraphrase(n: int, seed: int) -> list[dict]:
         subject = rng.choice(PARA_SUBJECTS)
         act, same, different = rng.choice(PARA_ACTS)
         is_para = i % 2 == 0
-        rows.append({"sentence1": f"{subject} {act}.",
-                     "sentence2": f"{subject} {same if is_para else different}.",
-                     "label": "yes" if is_para else "no"})
+        rows.append(
+            {
+                "sentence1": f"{subject} {act}.",
+                "sentence2": f"{subject} {same if is_para else different}.",
+                "label": "yes" if is_para else "no",
+            }
+        )
     rng.shuffle(rows)
     return rows
 
