@@ -23,10 +23,19 @@ import pandas as pd
 
 from transfer_atlas import io
 
-REQUIRED = ("model_name", "fine_tuned_dataset", "fine_tuned_language", "eval_dataset", "eval_language",
-            "score_mean", "score_base_mean")
-METRIC_COLUMNS = {"acc": ("score_mean", "score_base_mean", "delta_score_std"),
-                  "acc_norm": ("score_norm_mean", "score_norm_base_mean", "delta_score_norm_std")}
+REQUIRED = (
+    "model_name",
+    "fine_tuned_dataset",
+    "fine_tuned_language",
+    "eval_dataset",
+    "eval_language",
+    "score_mean",
+    "score_base_mean",
+)
+METRIC_COLUMNS = {
+    "acc": ("score_mean", "score_base_mean", "delta_score_std"),
+    "acc_norm": ("score_norm_mean", "score_norm_base_mean", "delta_score_norm_std"),
+}
 BASE_MARKERS = {"", "n/a", "na", "none", "base", "nan"}
 
 
@@ -39,8 +48,13 @@ def read_table(path: str | Path) -> pd.DataFrame:
     elif path.suffix in (".jsonl", ".json"):
         table = pd.read_json(path, lines=path.suffix == ".jsonl", dtype=text_cols)
     else:
-        table = pd.read_csv(path, sep="\t" if path.suffix == ".tsv" else ",", dtype=text_cols,
-                            keep_default_na=False, na_values=[""])
+        table = pd.read_csv(
+            path,
+            sep="\t" if path.suffix == ".tsv" else ",",
+            dtype=text_cols,
+            keep_default_na=False,
+            na_values=[""],
+        )
     missing = [c for c in REQUIRED if c not in table]
     if missing:
         raise io.DataError(f"{path}: missing column(s) {missing} (needs {list(REQUIRED)})")
@@ -88,18 +102,29 @@ def external_pairs(path: str | Path, settings: dict) -> pd.DataFrame:
         model = model + "-" + table["model_size"].astype(str)
     n_seeds = table["n_seeds"] if "n_seeds" in table else pd.Series(np.nan, index=table.index)
     delta_std = factor * table[std] if std in table else pd.Series(np.nan, index=table.index)
-    pairs = pd.DataFrame({
-        "model": model, "source": table["fine_tuned_dataset"] + "." + table["fine_tuned_language"],
-        "target": table["eval_dataset"] + "." + table["eval_language"],
-        "source_task": table["fine_tuned_dataset"], "source_language": table["fine_tuned_language"],
-        "target_task": table["eval_dataset"], "target_language": table["eval_language"],
-        "delta": factor * (table[score] - table[base]), "delta_std": delta_std, "n_seeds": n_seeds,
-        "value": factor * table[score], "base_value": factor * table[base]})
+    pairs = pd.DataFrame(
+        {
+            "model": model,
+            "source": table["fine_tuned_dataset"] + "." + table["fine_tuned_language"],
+            "target": table["eval_dataset"] + "." + table["eval_language"],
+            "source_task": table["fine_tuned_dataset"],
+            "source_language": table["fine_tuned_language"],
+            "target_task": table["eval_dataset"],
+            "target_language": table["eval_language"],
+            "delta": factor * (table[score] - table[base]),
+            "delta_std": delta_std,
+            "n_seeds": n_seeds,
+            "value": factor * table[score],
+            "base_value": factor * table[base],
+        }
+    )
     pairs["delta_se"] = pairs["delta_std"] / np.sqrt(pairs["n_seeds"])
     dup = pairs.duplicated(["model", "source", "target"], keep=False)
     if dup.any():
         first = pairs.loc[dup, ["model", "source", "target"]].iloc[0].tolist()
-        raise io.DataError(f"{path}: several rows for (model, source, target) {first}; "
-                           "select one with analysis.transfer_roles.external_filter (e.g. {rank: 32})")
+        raise io.DataError(
+            f"{path}: several rows for (model, source, target) {first}; "
+            "select one with analysis.transfer_roles.external_filter (e.g. {rank: 32})"
+        )
     pairs["regime"] = label_regimes(pairs)
     return pairs[PAIR_COLUMNS].reset_index(drop=True)

@@ -80,8 +80,6 @@ def all_outputs():
 
 # --- donors and recipients (workflow/rules/transfer_roles.smk) ---------------------------
 TRANSFER_ROLES = config["analysis"]["transfer_roles"]
-# per-model transfer_roles rules: any model name but the all-models folder
-PER_MODEL = "(?!all_models$)[A-Za-z0-9][A-Za-z0-9_.=+-]*"
 for _reserved in ("external", "all_models"):
     if _reserved in MODELS:
         raise ValueError(

@@ -1,0 +1,155 @@
+"""Key numbers of every analysis as one Markdown page (results/report/summary.md).
+
+Per model: explained variance of the top PCs (bootstrap 95% intervals) and what each
+loads on, strongest positive and negative transfers (points), Mantel tests of similarity
+vs transfer, the most asymmetric pairs, and length / dependency highlights when present.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from transfer_atlas import io
+from transfer_atlas.analysis.pca import hint_label
+
+
+def _table(frame: pd.DataFrame) -> list[str]:
+    """A Markdown table of `frame` (values already formatted)."""
+    head = "| " + " | ".join(map(str, frame.columns)) + " |"
+    rule = "|" + "---|" * len(frame.columns)
+    return [head, rule] + ["| " + " | ".join(map(str, row)) + " |" for row in frame.itertuples(index=False)]
+
+
+def pca_section(ev_csv: str, naming_json: str, n_pcs: int) -> list[str]:
+    ev = pd.read_csv(ev_csv).head(n_pcs)
+    naming = io.read_json(naming_json)
+    rows = []
+    for r in ev.itertuples():
+        ci = f"[{100 * r.ci_low:.1f}, {100 * r.ci_high:.1f}]" if hasattr(r, "ci_low") else ""
+        rows.append(
+            {
+                "PC": r.pc,
+                "explained variance (%)": f"{100 * r.explained_variance_ratio:.1f}",
+                "95% interval": ci,
+                "cumulative (%)": f"{100 * r.cumulative:.1f}",
+                "loads on (top targets by absolute loading)": hint_label(naming["top_targets"][r.pc]),
+            }
+        )
+    return [
+        f"### Latent traits (PCA of the {naming['use']} matrix, standardize={naming['standardize']}, "
+        f"{naming['bootstrap']} bootstrap resamples)",
+        "",
+        *_table(pd.DataFrame(rows)),
+        "",
+    ]
+
+
+def transfer_section(delta_csv: str, n_top: int) -> list[str]:
+    delta = pd.read_csv(delta_csv, index_col="adapter")
+    long = delta.rename_axis(index="source", columns="target").stack().rename("delta").reset_index()
+    off = long[long.source != long.target]
+    lines = [f"### Strongest transfers (source ≠ target, Δ vs base in points; {len(off)} pairs)", ""]
+    for title, part in (
+        ("positive", off.nlargest(n_top, "delta")),
+        ("negative", off.nsmallest(n_top, "delta")),
+    ):
+        items = ", ".join(f"{r.source} → {r.target} {r.delta:+.1f}" for r in part.itertuples())
+        lines.append(f"- most {title}: {items}")
+    lines.append(
+        f"- mean off-diagonal Δ: {off.delta.mean():+.2f} points; share of pairs with Δ > 0: "
+        f"{100 * (off.delta > 0).mean():.0f}%"
+    )
+    return lines + [""]
+
+
+def mantel_section(stats_csv: str) -> list[str]:
+    stats = pd.read_csv(stats_csv)
+    rows = [
+        {
+            "similarity": r.kind,
+            "Spearman ρ": f"{r.spearman_rho:.3f}",
+            "Mantel p": f"{r.mantel_p:.4f}",
+            "pairs": r.n_pairs,
+            "permutations": f"{r.permutations}{' (exact)' if r.exact else ''}",
+        }
+        for r in stats.itertuples()
+    ]
+    return [
+        "### Does dataset similarity explain transfer? (Mantel test)",
+        "",
+        *_table(pd.DataFrame(rows)),
+        "",
+    ]
+
+
+def asymmetry_section(pairs_csv: str, summary_json: str, n_top: int) -> list[str]:
+    pairs = pd.read_csv(pairs_csv).head(n_top)
+    info = io.read_json(summary_json)
+    items = "; ".join(
+        f"{r.a} → {r.b} {r.delta_a_to_b:+.1f} vs {r.b} → {r.a} {r.delta_b_to_a:+.1f}"
+        for r in pairs.itertuples()
+    )
+    return [
+        "### Asymmetry",
+        "",
+        f"- asymmetry index ||A|| / ||M||: {info['asymmetry_index']:.2f}; "
+        f"pairs whose two directions have opposite signs: {info['n_sign_flips']}",
+        f"- most asymmetric: {items}",
+        "",
+    ]
+
+
+def length_section(corr_csv: str) -> list[str]:
+    corr = pd.read_csv(corr_csv)
+    pooled = corr[corr.target == "all"]
+    items = ", ".join(
+        f"{r.measure} ρ = {r.rho:.2f} (p = {r.p_value:.3f}, n = {r.n})" for r in pooled.itertuples()
+    )
+    return [
+        "### Output length vs transfer (Spearman with Δ, pooled over generation targets)",
+        "",
+        f"- {items}",
+        "",
+    ]
+
+
+def dependency_section(table_csv: str) -> list[str]:
+    table = pd.read_csv(table_csv)
+    lines = ["### Dependency relations (largest success ratio per adapter, n ≥ min_count prompts)", ""]
+    for target, sub in table.groupby("target", sort=False):
+        sub = sub.dropna(subset=["success_ratio"])
+        if sub.empty:
+            lines.append(f"- {target}: base accuracy 0 on every relation subset (ratio undefined)")
+            continue
+        best = sub.loc[sub.groupby("source", sort=False)["success_ratio"].idxmax()]
+        items = ", ".join(f"{r.source}: {r.relation} {r.success_ratio:.2f}" for r in best.itertuples())
+        lines.append(f"- {target}: {items}")
+    return lines + [""]
+
+
+def write(model_inputs: dict[str, dict], settings: dict, out_path: str) -> str:
+    """Write the Markdown summary; `model_inputs` maps model -> named input paths."""
+    lines = [
+        "# transfer-atlas: key numbers",
+        "",
+        "Scores in points of each target's primary metric (0-100); Δ = adapter − base.",
+        "",
+    ]
+    for model, paths in model_inputs.items():
+        lines += [f"## {model}", ""]
+        if paths.get("naming"):
+            lines += pca_section(paths["explained_variance"], paths["naming"], settings["n_pcs"])
+        lines += transfer_section(paths["delta"], settings["n_top"])
+        if paths.get("mantel"):
+            lines += mantel_section(paths["mantel"])
+        if paths.get("asymmetry_pairs"):
+            lines += asymmetry_section(
+                paths["asymmetry_pairs"], paths["asymmetry_summary"], settings["n_top"]
+            )
+        if paths.get("length_correlation"):
+            lines += length_section(paths["length_correlation"])
+        if paths.get("dependency"):
+            lines += dependency_section(paths["dependency"])
+    text = "\n".join(lines)
+    io.write_text(out_path, text)
+    return text

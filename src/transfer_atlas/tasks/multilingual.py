@@ -1,0 +1,348 @@
+"""Multilingual loader (`loader: multilingual` cards): one dataset per (task, language).
+
+The Donors and Recipients benchmarks (ARC-Challenge, Global-MMLU-Lite, HellaSwag,
+TruthfulQA; machine-translated, hub ids in their cards) and offline tasks with local
+copies (MGSM, SIB-200, XCOPA). A dataset spec carries `language` (set by `languages:`
+expansion); rows come, in this order, from:
+- `train_path` / `eval_path` / `path`: a file, a `save_to_disk` folder, or a folder
+  holding the language's files; `{lang}` in a path is replaced by the spec's language.
+  In a folder the loader looks for `{lang}.{split}.{ext}`, `{lang}/{split}.{ext}`,
+  `data/{lang}/{split}.{ext}`, `{lang}/` (save_to_disk) and, for one-table datasets,
+  `{lang}.{ext}`; split names come from the card's `hub.train_split` / `hub.eval_split`
+  (or the spec's `train_split` / `eval_split`) and their aliases (validation/val/dev);
+- the hub: `load_dataset(hub.id, hub.config, split=..., revision=...)` with `{lang}` in
+  `config` filled in, `hub.configs: {lang: config}` for datasets with other config names,
+  and `hub.languages: {lang: {id/config/splits...}}` for languages hosted elsewhere.
+
+Splits are aligned across languages: rows are ordered by a hash of (dataset seed, row id),
+so every language of a parallel benchmark holds out the same items and training in one
+language never sees another language's evaluation items. When train and eval are the same
+table, the first `n_eval` rows of that order (default a fifth) are the eval split and the
+rest the train split; `n_train` / `n_eval` then cap each split. Rows whose gold answer is
+missing or malformed (known glitches of the machine translations) are skipped and counted
+in the log; a structurally wrong table raises io.DataError naming the source and row.
+
+Each `format` (the card's `hub.format`, default the card's name) maps a source row to the
+card's template fields plus `label` (classify / multiple_choice: the gold label or choice
+text) or `answer` (generation), `choices` (multiple_choice), `id` and `meta`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+
+from transfer_atlas import io
+from transfer_atlas.tasks import TaskCard
+from transfer_atlas.tasks.real import BUILDERS, hub_source, load_hub_split, read_table
+
+log = logging.getLogger(__name__)
+ALIASES = {
+    "validation": ("validation", "val", "dev"),
+    "val": ("val", "validation", "dev"),
+    "dev": ("dev", "validation", "val"),
+    "test": ("test",),
+    "train": ("train",),
+}
+LETTERS = "ABCDEFGH"
+
+
+class SkipRow(ValueError):
+    """A source row without a usable gold answer (skipped and counted)."""
+
+
+# --- where the rows come from ---------------------------------------------------------------
+
+
+def _candidates(split: str) -> tuple[str, ...]:
+    return ALIASES.get(split, (split,))
+
+
+def find_local(folder: Path, lang: str | None, split: str) -> Path | None:
+    """The file or save_to_disk folder holding `split` of language `lang` in `folder`."""
+    for name in _candidates(split):
+        stems = [f"{lang}.{name}", f"{lang}/{name}", f"data/{lang}/{name}", f"{lang}_{name}"] if lang else []
+        for stem in stems + [name]:
+            for ext in BUILDERS:
+                if (folder / f"{stem}{ext}").is_file():
+                    return folder / f"{stem}{ext}"
+    if lang and (folder / lang).is_dir():
+        return folder / lang
+    for ext in BUILDERS:
+        if lang and (folder / f"{lang}{ext}").is_file():
+            return folder / f"{lang}{ext}"
+    return None
+
+
+def _local_table(path: str, lang: str | None, split: str):
+    """(Dataset, description) of one split from a local path."""
+    path = Path(path.replace("{lang}", lang or ""))
+    if path.is_dir() and not any((path / f).exists() for f in ("dataset_dict.json", "state.json")):
+        found = find_local(path, lang, split)
+        if found is not None:
+            path = found
+    if path.is_dir() and (path / "dataset_dict.json").exists():
+        import datasets
+
+        splits = datasets.load_from_disk(str(path))
+        name = next((n for n in _candidates(split) if n in splits), split)
+        return read_table(path, name), f"{path}[{name}]"
+    return read_table(path, split), str(path)
+
+
+def language_hub(hub: dict, lang: str | None) -> dict:
+    """Hub settings of one language: per-language overrides, config name filled in."""
+    hub = {**hub, **(hub.get("languages") or {}).get(lang, {})}
+    config = (hub.get("configs") or {}).get(lang, hub.get("config"))
+    if isinstance(config, str) and lang:
+        config = config.replace("{lang}", lang)
+    return {**hub, "config": config}
+
+
+def source_tables(spec: dict, card: TaskCard, lang: str | None) -> dict[str, tuple]:
+    """{split: (Dataset, description)}; equal descriptions mean one shared table."""
+    hub = language_hub(hub_source(spec, card), lang)
+    names = {
+        "train": spec.get("train_split") or hub.get("train_split", "train"),
+        "eval": spec.get("eval_split") or hub.get("eval_split", "test"),
+    }
+    out, cache = {}, {}
+    for split, name in names.items():
+        path = spec.get(f"{split}_path") or spec.get("path")
+        if (path, name) not in cache:
+            if path:
+                cache[path, name] = _local_table(path, lang, name)
+            else:
+                cache[path, name] = (
+                    load_hub_split(hub, name),
+                    f"hub:{hub.get('id')}/{hub['config']}[{name}]",
+                )
+        out[split] = cache[path, name]
+    return out
+
+
+# --- row formats ----------------------------------------------------------------------------
+
+
+def _first(raw: dict, *keys: str, required: bool = True):
+    for key in keys:
+        if raw.get(key) not in (None, ""):
+            return raw[key]
+    if required:
+        raise io.DataError(f"missing field '{keys[0]}'")
+    return None
+
+
+def _letter_index(answer, n: int) -> int:
+    text = str(answer).strip().upper()
+    if text in LETTERS[:n]:
+        return LETTERS.index(text)
+    if text.isdigit() and int(text) < n:
+        return int(text)
+    raise SkipRow(f"answer {answer!r} is not one of {list(LETTERS[:n])}")
+
+
+def _options(raw: dict) -> list[str]:
+    opts = [raw.get(f"option_{c}") for c in "abcdefgh"]
+    return [str(o).strip() for o in opts if o not in (None, "")]
+
+
+def fmt_arc(raw: dict, lang: str | None) -> dict:
+    """m_arc: question + the options as continuations (harness `arc_*` style)."""
+    choices = _options(raw) or list(raw["choices"]["text"])
+    gold = choices[_letter_index(_first(raw, "answer", "answerKey"), len(choices))]
+    return {
+        "question": str(_first(raw, "instruction", "question")).strip(),
+        "choices": choices,
+        "label": gold,
+        "id": raw.get("id"),
+    }
+
+
+def fmt_mmlu(raw: dict, lang: str | None) -> dict:
+    """Global-MMLU-Lite: question with lettered options; the letters are the choices."""
+    options = [str(raw[f"option_{c}"]).strip() for c in "abcd"]
+    gold = LETTERS[_letter_index(raw["answer"], 4)]
+    row = {
+        "question": str(_first(raw, "question")).strip(),
+        "choices": list("ABCD"),
+        "label": gold,
+        "id": raw.get("sample_id") or raw.get("id"),
+        "meta": {
+            k: raw[k] for k in ("subject", "subject_category", "cultural_sensitivity_label") if k in raw
+        },
+    }
+    row.update({f"option_{c}": o for c, o in zip("abcd", options, strict=True)})
+    return row
+
+
+def _wikihow(text: str) -> str:
+    text = text.strip().replace(" [title]", ". ")
+    return re.sub(r"\[.*?\]", "", text).replace("  ", " ")
+
+
+def fmt_hellaswag(raw: dict, lang: str | None) -> dict:
+    """m_hellaswag: activity + context; the endings are the continuations (harness style)."""
+    if raw.get("label") in (None, ""):
+        raise SkipRow("no gold ending")
+    if raw.get("ctx_a") is not None:
+        ctx = f"{raw['ctx_a']} {str(raw.get('ctx_b') or '').capitalize()}".strip()
+    else:
+        ctx = str(raw["ctx"])
+    endings = [_wikihow(str(e)) for e in raw["endings"]]
+    if any(not e for e in endings):
+        raise SkipRow("an empty ending")
+    return {
+        "query": _wikihow(f"{raw.get('activity_label', '')}: {ctx}"),
+        "choices": endings,
+        "label": endings[int(raw["label"])],
+        "id": raw.get("id") or raw.get("ind"),
+    }
+
+
+def fmt_truthfulqa(raw: dict, lang: str | None) -> dict:
+    """m_truthfulqa MC1: one true answer among the choices (flat or nested mc1 fields)."""
+    if "mc1_targets_choices" in raw:
+        choices, labels = raw["mc1_targets_choices"], raw["mc1_targets_labels"]
+    else:
+        choices, labels = raw["mc1_targets"]["choices"], raw["mc1_targets"]["labels"]
+    choices = [str(c).strip() for c in choices]
+    if 1 not in list(labels) or any(not c for c in choices):
+        raise SkipRow("no true answer or an empty choice")
+    return {
+        "question": str(_first(raw, "question")).strip(),
+        "choices": choices,
+        "label": choices[list(labels).index(1)],
+        "id": raw.get("truth_id") or raw.get("id"),
+    }
+
+
+def fmt_mgsm(raw: dict, lang: str | None) -> dict:
+    """MGSM: question -> final number (`answer_number`)."""
+    answer = _first(raw, "answer_number", "answer")
+    if isinstance(answer, float) and answer.is_integer():
+        answer = int(answer)
+    return {"question": str(_first(raw, "question")).strip(), "answer": str(answer), "id": raw.get("id")}
+
+
+def fmt_sib200(raw: dict, lang: str | None) -> dict:
+    """SIB-200: sentence -> one of 7 topics."""
+    return {
+        "text": str(_first(raw, "text")).strip(),
+        "label": str(_first(raw, "category", "label")),
+        "id": raw.get("index_id") or raw.get("id"),
+    }
+
+
+# Connectives of lm-evaluation-harness's xcopa tasks: (cause, effect).
+XCOPA_CONNECTORS = {
+    "en": ("because", "therefore"),
+    "et": ("sest", "seetõttu"),
+    "ht": ("poukisa", "donk sa"),
+    "id": ("karena", "maka"),
+    "it": ("perché", "quindi"),
+    "qu": ("imataq", "chaymi"),
+    "sw": ("kwa sababu", "kwa hiyo"),
+    "ta": ("காரணமாக", "எனவே"),
+    "th": ("เพราะ", "ดังนั้น"),
+    "tr": ("çünkü", "bu yüzden"),
+    "vi": ("bởi vì", "vì vậy"),
+    "zh": ("因为", "所以"),
+}
+
+
+def fmt_xcopa(raw: dict, lang: str | None) -> dict:
+    """XCOPA: premise + connective ('because' / 'therefore'); the two alternatives continue it."""
+    cause, effect = XCOPA_CONNECTORS.get(lang or "en", XCOPA_CONNECTORS["en"])
+    connector = cause if raw["question"] == "cause" else effect
+    premise = str(_first(raw, "premise")).strip()
+    premise = premise[:-1] if premise[-1:] in ".。" else premise
+    choices = [c[:1].lower() + c[1:] for c in (str(raw["choice1"]).strip(), str(raw["choice2"]).strip())]
+    return {
+        "premise": f"{premise} {connector}",
+        "choices": choices,
+        "label": choices[int(raw["label"])],
+        "id": raw.get("idx", raw.get("id")),
+    }
+
+
+FORMATS: dict[str, Callable[[dict, str | None], dict]] = {
+    "m_arc": fmt_arc,
+    "global_mmlu_lite": fmt_mmlu,
+    "m_hellaswag": fmt_hellaswag,
+    "m_truthfulqa": fmt_truthfulqa,
+    "mgsm": fmt_mgsm,
+    "sib200": fmt_sib200,
+    "xcopa": fmt_xcopa,
+}
+
+
+# --- putting it together --------------------------------------------------------------------
+
+
+def format_rows(table, desc: str, fmt, lang: str | None, fields: dict) -> list[dict]:
+    """Formatted rows of a table (skipping rows without a usable gold answer)."""
+    rows, skipped = [], 0
+    for i, raw in enumerate(table):
+        raw = {**raw, **{task: raw.get(col) for task, col in fields.items()}}
+        try:
+            row = fmt(raw, lang)
+        except SkipRow:
+            skipped += 1
+            continue
+        except io.DataError as err:
+            raise io.DataError(f"{desc}: row {i}: {err}") from None
+        except (KeyError, TypeError, ValueError, IndexError) as err:
+            raise io.DataError(f"{desc}: row {i}: {type(err).__name__}: {err}") from None
+        row["id"] = str(row["id"]) if row.get("id") not in (None, "") else str(i)
+        row["meta"] = {**row.get("meta", {}), "source": desc, "row": i}
+        rows.append(row)
+    if skipped:
+        log.warning("%s: skipped %d of %d rows without a usable gold answer", desc, skipped, len(table))
+    return rows
+
+
+def aligned_order(rows: list[dict], seed: int) -> list[dict]:
+    """Rows ordered by a hash of (seed, id): the same ids come first in every language."""
+    return sorted(rows, key=lambda r: (zlib.crc32(f"{seed}:{r['id']}".encode()), r["id"]))
+
+
+def split_rows(train: list[dict], evals: list[dict] | None, spec: dict) -> dict[str, list[dict]]:
+    """Train/eval rows: hold-out from one table when `evals` is None; then the caps."""
+    seed = int(spec.get("seed", 0))
+    train = aligned_order(train, seed)
+    if evals is None:
+        n_eval = int(spec.get("n_eval") or max(1, len(train) // 5))
+        if n_eval >= len(train):
+            raise io.DataError(f"cannot hold out {n_eval} eval rows from a table of {len(train)} rows")
+        train, evals = train[n_eval:], train[:n_eval]
+    else:
+        evals = aligned_order(evals, seed)
+    out = {"train": train, "eval": evals}
+    for split in out:
+        if spec.get(f"n_{split}"):
+            out[split] = out[split][: int(spec[f"n_{split}"])]
+    return out
+
+
+def load_splits(spec: dict, card: TaskCard) -> dict[str, list[dict]]:
+    """{"train": rows, "eval": rows} of one language of a multilingual task."""
+    lang = spec.get("language") or card.language
+    fmt_name = hub_source(spec, card).get("format", card.name)
+    if fmt_name not in FORMATS:
+        raise io.DataError(
+            f"task '{card.name}': unknown multilingual format '{fmt_name}' (known: {sorted(FORMATS)})"
+        )
+    fields = {**card.fields, **(spec.get("fields") or {})}
+    tables = source_tables(spec, card, lang)
+    (train_t, train_d), (eval_t, eval_d) = tables["train"], tables["eval"]
+    train = format_rows(train_t, train_d, FORMATS[fmt_name], lang, fields)
+    evals = None if train_d == eval_d else format_rows(eval_t, eval_d, FORMATS[fmt_name], lang, fields)
+    out = split_rows(train, evals, spec)
+    for split, rows in out.items():
+        if not rows:
+            raise io.DataError(f"dataset '{spec.get('name')}': the {split} split is empty")
+    return out

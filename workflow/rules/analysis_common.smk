@@ -1,0 +1,123 @@
+# Lists, input functions and output sets of the analysis and report rules
+# (workflow/rules/analysis.smk, report.smk). No side effects beyond checking
+# config["analysis"] against the configured targets.
+from transfer_atlas.tasks import load_card
+
+ANALYSIS = config["analysis"]
+
+
+def task_type(name):
+    spec = DATASETS[name]
+    return load_card(spec["task"], ta_config.card_overrides(spec)).type
+
+
+GENERATION_TARGETS = [t for t in TARGETS if task_type(t).startswith("generate")]
+CLASSIFY_TARGETS = [t for t in TARGETS if task_type(t) == "classify"]
+CLASSIFY_SOURCES = [s for s in SOURCES if task_type(s) == "classify"]
+CLASSIFY_DATASETS = [d for d in DATASETS if task_type(d) == "classify"]
+SHARED_DATASETS = [d for d in TARGETS if d in SOURCES]
+DEPENDENCY_TARGETS = ANALYSIS["dependency"]["targets"]
+if DEPENDENCY_TARGETS is None:
+    DEPENDENCY_TARGETS = GENERATION_TARGETS
+for _i, _t in enumerate(DEPENDENCY_TARGETS):
+    if _t not in GENERATION_TARGETS:
+        raise ta_config.ConfigError(
+            f"config: key 'analysis.dependency.targets.{_i}': '{_t}' is not a generation target"
+        )
+# PCA needs >= 2 adapters; the Mantel test >= 3 source != target pairs.
+RUN_PCA = len(SOURCES) >= 2
+RUN_MANTEL = sum(s != t for s in SOURCES for t in TARGETS) >= 3
+
+
+def prediction_files(model, targets=None):
+    return expand(
+        "results/predictions/{model}/{adapter}/{target}.jsonl",
+        model=model,
+        adapter=["base"] + ADAPTERS,
+        target=TARGETS if targets is None else targets,
+    )
+
+
+def analysis_dir(model):
+    return f"results/analysis/{model}"
+
+
+def pca_outputs(model):
+    d = f"{analysis_dir(model)}/pca"
+    names = ["explained_variance", "loadings", "loading_intervals", "projections"]
+    return {n: f"{d}/{n}.csv" for n in names} | {"naming": f"{d}/pca.json"}
+
+
+def asymmetry_outputs(model):
+    d = f"{analysis_dir(model)}/asymmetry"
+    return {
+        "antisymmetric": f"{d}/antisymmetric.csv",
+        "pairs": f"{d}/pairs.csv",
+        "summary": f"{d}/asymmetry.json",
+    }
+
+
+def per_target_figures(pattern, targets, caption, category, figure):
+    """One report figure per target: results/analysis/{model}/<pattern with the target>."""
+    flags = dict(
+        caption=f"../report/{caption}.rst", category=category, subcategory="{model}"
+    )
+    figures = []
+    for t in targets:
+        labels = {"model": "{model}", "figure": f"{figure}: {t}"}
+        path = f"results/analysis/{{model}}/{pattern.format(target=t)}"
+        figures.append(report(path, labels=labels, **flags))
+    return figures
+
+
+def analysis_outputs():
+    """Every analysis table and figure of the configured models, datasets and targets."""
+    sim = "results/analysis/similarity"
+    out = [f"{sim}/{k}_similarity.png" for k in ("style", "semantic")]
+    if CLASSIFY_DATASETS:
+        out.append("results/analysis/classes/input_lengths.png")
+    for model in MODELS:
+        d = analysis_dir(model)
+        if RUN_PCA:
+            out += list(pca_outputs(model).values())
+            pngs = ("scree", "loadings", "biplot", "profiles", "stability")
+            out += [f"{d}/pca/{f}.png" for f in pngs]
+        if RUN_MANTEL:
+            out += [
+                f"{d}/similarity/mantel.csv",
+                f"{d}/similarity/similarity_vs_transfer.png",
+            ]
+        if DEPENDENCY_TARGETS:
+            out += [f"{d}/dependency/success_ratios.csv"]
+        if GENERATION_TARGETS:
+            out += [f"{d}/length/lengths.csv", f"{d}/length/kde.png"]
+        if CLASSIFY_TARGETS:
+            out += [f"{d}/classes/shift.csv"]
+        if len(SHARED_DATASETS) >= 2:
+            out += list(asymmetry_outputs(model).values()) + [
+                f"{d}/asymmetry/asymmetry.png"
+            ]
+    return out
+
+
+def summary_paths(model):
+    """Named inputs of the summary for one model (only the analyses that run)."""
+    d = analysis_dir(model)
+    paths = {"delta": f"results/matrix/{model}/delta.csv"}
+    if RUN_PCA:
+        paths["explained_variance"] = pca_outputs(model)["explained_variance"]
+        paths["naming"] = pca_outputs(model)["naming"]
+    if RUN_MANTEL:
+        paths["mantel"] = f"{d}/similarity/mantel.csv"
+    if DEPENDENCY_TARGETS:
+        paths["dependency"] = f"{d}/dependency/success_ratios.csv"
+    if GENERATION_TARGETS:
+        paths["length_correlation"] = f"{d}/length/correlation.csv"
+    if len(SHARED_DATASETS) >= 2:
+        paths["asymmetry_pairs"] = asymmetry_outputs(model)["pairs"]
+        paths["asymmetry_summary"] = asymmetry_outputs(model)["summary"]
+    return paths
+
+
+def summary_inputs(wildcards):
+    return [path for model in MODELS for path in summary_paths(model).values()]

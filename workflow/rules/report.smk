@@ -1,0 +1,28 @@
+# The key numbers of every analysis as Markdown (results/report/summary.md). The HTML
+# report is Snakemake's: `snakemake --report results/report.html` collects every figure
+# wrapped in report(...) with its caption (workflow/report/*.rst), grouped by category.
+
+
+rule report:
+    input:
+        summary_inputs,
+    output:
+        report(
+            "results/report/summary.md",
+            caption="../report/summary.rst",
+            category="Summary",
+            labels={"figure": "key numbers (Markdown)"},
+        ),
+    log:
+        "logs/report/summary.log",
+    benchmark:
+        "benchmarks/report/summary.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        paths={model: summary_paths(model) for model in MODELS},
+        settings=ANALYSIS["report"],
+    script:
+        "../scripts/report_summary.py"

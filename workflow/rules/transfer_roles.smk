@@ -1,0 +1,116 @@
+# Donors and recipients (arXiv 2511.13368): regimes MT-ML / MT-CL / CT-ML / CT-CL of every
+# (source, target) pair by task and language, donor and recipient scores, and their
+# agreement across base models. Model `external` = the table in config `external_results`.
+# `all_models` is no model: its files come from the last rule.
+
+
+ruleorder: transfer_roles_all_models > regimes
+ruleorder: transfer_roles_all_models > donors_recipients
+
+
+rule regimes:
+    input:
+        regimes_input,
+    output:
+        pairs="results/analysis/{model}/transfer_roles/pairs.csv",
+        regimes=report(
+            "results/analysis/{model}/transfer_roles/regimes.csv",
+            caption="../report/regimes.rst",
+            category="Donors and recipients",
+            subcategory="{model}",
+        ),
+        figure=report(
+            "results/analysis/{model}/transfer_roles/regimes.png",
+            caption="../report/regimes.rst",
+            category="Donors and recipients",
+            subcategory="{model}",
+        ),
+    log:
+        "logs/regimes/{model}.log",
+    benchmark:
+        "benchmarks/regimes/{model}.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        roles=dataset_roles(),
+        settings=TRANSFER_ROLES,
+        seed=config["analysis"]["seed"],
+    script:
+        "../scripts/regimes.py"
+
+
+rule donors_recipients:
+    input:
+        "results/analysis/{model}/transfer_roles/pairs.csv",
+    output:
+        **donors_tables("{model}"),
+        language_heatmap_png=report(
+            "results/analysis/{model}/transfer_roles/language_heatmap.png",
+            caption="../report/donors_language_heatmap.rst",
+            category="Donors and recipients",
+            subcategory="{model}",
+        ),
+        task_heatmap_png=report(
+            "results/analysis/{model}/transfer_roles/task_heatmap.png",
+            caption="../report/donors_task_heatmap.rst",
+            category="Donors and recipients",
+            subcategory="{model}",
+        ),
+        scatter=report(
+            "results/analysis/{model}/transfer_roles/donor_recipient_scatter.png",
+            caption="../report/donors_scatter.rst",
+            category="Donors and recipients",
+            subcategory="{model}",
+        ),
+    log:
+        "logs/donors_recipients/{model}.log",
+    benchmark:
+        "benchmarks/donors_recipients/{model}.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        settings=TRANSFER_ROLES,
+    script:
+        "../scripts/donors_recipients.py"
+
+
+rule transfer_roles_all_models:
+    input:
+        expand(
+            "results/analysis/{model}/transfer_roles/pairs.csv",
+            model=transfer_models(),
+        ),
+    output:
+        regimes="results/analysis/all_models/transfer_roles/regimes.csv",
+        donors="results/analysis/all_models/transfer_roles/donors.csv",
+        recipients="results/analysis/all_models/transfer_roles/recipients.csv",
+        consistency="results/analysis/all_models/transfer_roles/role_consistency.csv",
+        regimes_png=report(
+            "results/analysis/all_models/transfer_roles/regimes.png",
+            caption="../report/regimes.rst",
+            category="Donors and recipients",
+            subcategory="all models",
+        ),
+        consistency_png=report(
+            "results/analysis/all_models/transfer_roles/role_consistency.png",
+            caption="../report/donors_consistency.rst",
+            category="Donors and recipients",
+            subcategory="all models",
+        ),
+    log:
+        "logs/transfer_roles_all_models/all.log",
+    benchmark:
+        "benchmarks/transfer_roles_all_models/all.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        settings=TRANSFER_ROLES,
+        seed=config["analysis"]["seed"],
+    script:
+        "../scripts/transfer_roles_all_models.py"

@@ -1,0 +1,9 @@
+"""Snakemake adapter: antisymmetric part of the transfer matrix and ranked pairs."""
+
+from transfer_atlas import runtime
+from transfer_atlas.analysis import asymmetry
+
+smk = snakemake  # noqa: F821
+runtime.setup(smk)
+out = dict(smk.output.items())
+asymmetry.run(smk.input[0], smk.wildcards.model, out)

@@ -1,0 +1,17 @@
+"""Snakemake adapter: sentence embeddings of a sample of one dataset's training prompts."""
+
+from transfer_atlas import runtime
+from transfer_atlas.analysis import similarity
+
+smk = snakemake  # noqa: F821
+runtime.setup(smk)
+cfg = smk.params.semantic
+similarity.run_embed(
+    smk.input[0],
+    smk.output.vectors,
+    smk.output.ids,
+    cfg["sample_size"],
+    smk.params.seed,
+    cfg["batch_size"],
+    cfg["max_length"],
+)
