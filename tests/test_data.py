@@ -54,18 +54,25 @@ def test_malformed_jsonl_names_file_and_line(tmp_path):
 
 
 def test_empty_split_is_an_error(tmp_path):
+    spec = {"name": "e", "task": "sentiment2", "n_train": 4, "n_eval": 0, "seed": 0}
+    with pytest.raises(io.DataError, match="dataset 'e': the eval split is empty"):
+        data.prepare(spec, tmp_path / "t.jsonl", tmp_path / "e.jsonl")
+    assert not (tmp_path / "t.jsonl").exists() and not (tmp_path / "e.jsonl").exists()
+
+
+def test_impossible_variant_names_dataset_and_split(tmp_path):
     spec = {
-        "name": "e",
+        "name": "v",
         "task": "sentiment2",
-        "n_train": 4,
+        "n_train": 8,
         "n_eval": 4,
         "seed": 0,
-        "class_ratio": {"positive": 1, "negative": 0},
-        "max_examples": 1,
+        "class_ratio": {"positive": 1, "neutral": 1},
     }
-    with pytest.raises(io.DataError, match="split is empty"):
-        data.prepare({**spec, "max_examples": 1, "balance": True}, tmp_path / "t.jsonl", tmp_path / "e.jsonl")
-    assert not (tmp_path / "t.jsonl").exists()
+    with pytest.raises(
+        io.DataError, match=r"dataset 'v' \(train split\): class_ratio names label\(s\) \['neutral'\]"
+    ):
+        data.prepare(spec, tmp_path / "t.jsonl", tmp_path / "e.jsonl")
 
 
 def test_profile_counts_labels_and_tokens(tmp_path, tiny_model):

@@ -53,6 +53,17 @@ def test_loss_only_on_target_tokens(tiny_model):
     assert (batch["labels"][1, 2:] == IGNORE).all()
 
 
+def test_truncation_keeps_the_target(tiny_model):
+    _, tok = tiny_model
+    long_prompt = "Review: " + "very long text " * 100 + "\nAnswer:"
+    ex = tokenize_records(tok, [{"prompt": long_prompt, "target": " positive"}], 32)[0]
+    target = tok(" positive", add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+    assert len(ex["input_ids"]) == 32 and ex["input_ids"][-len(target) :] == target
+    assert ex["labels"][-len(target) :] == target and ex["labels"][: 32 - len(target)] == [IGNORE] * (
+        32 - len(target)
+    )
+
+
 def test_bucketed_schedule_groups_lengths_and_covers_every_example():
     lengths = [i % 97 + 5 for i in range(256)]
     plan = schedule(lengths, 8, 32, seed=0, mode="bucketed")

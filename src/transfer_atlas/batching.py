@@ -14,14 +14,18 @@ IGNORE = -100
 
 
 def tokenize_records(tok, records: list[dict], max_length: int) -> list[dict]:
-    """input_ids = prompt + target + eos, labels = -100 on prompt tokens (loss on target only)."""
+    """input_ids = prompt + target + eos, labels = -100 on prompt tokens (loss on target only).
+
+    Too long an example loses the start of its prompt, never its target (the target itself
+    is cut to max_length - 1 tokens so at least one prompt token gives it context).
+    """
     out = []
     for record in records:
         prompt = tok(record["prompt"])["input_ids"]
         target = tok(record["target"], add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
-        ids = (prompt + target)[:max_length]
-        labels = ([IGNORE] * len(prompt) + target)[:max_length]
-        out.append({"input_ids": ids, "labels": labels})
+        target = target[: max_length - 1]
+        prompt = prompt[-(max_length - len(target)) :]
+        out.append({"input_ids": prompt + target, "labels": [IGNORE] * len(prompt) + target})
     return out
 
 

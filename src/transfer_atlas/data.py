@@ -114,7 +114,10 @@ def prepare(spec: dict, train_out: str | Path, eval_out: str | Path) -> dict[str
     records = {}
     for split, rows in splits.items():
         if split in variant_splits:
-            rows = apply_variants(rows, spec, list(card.labels), _seed(spec, split))
+            try:
+                rows = apply_variants(rows, spec, list(card.labels), _seed(spec, split))
+            except ValueError as err:
+                raise io.DataError(f"dataset '{name}' ({split} split): {err}") from None
         if not rows:
             raise io.DataError(f"dataset '{name}': the {split} split is empty")
         records[split] = to_records(rows, card, name, split)
