@@ -72,7 +72,7 @@ def all_outputs():
     for model in MODELS:
         outputs += list(matrix_outputs(model).values())
         outputs.append(f"results/matrix/{model}/delta_heatmap.png")
-    outputs += analysis_outputs()  # workflow/rules/analysis.smk
+    outputs += analysis_outputs()  # workflow/rules/analysis_common.smk
     outputs.append("results/report/summary.md")  # workflow/rules/report.smk
     outputs += transfer_roles_outputs()  # workflow/rules/transfer_roles.smk
     return outputs
