@@ -138,6 +138,19 @@ def run_snakemake(
     return proc
 
 
+def sigkill_at_marker(script: str, arg: str, marker: str, timeout: float = 120) -> None:
+    """Run `python -c script arg`, SIGKILL it once it prints `marker` (or after `timeout` s)."""
+    import signal
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-c", script, arg], stdout=subprocess.PIPE, text=True)
+    deadline = time.time() + timeout
+    while time.time() < deadline and marker not in (proc.stdout.readline() or ""):
+        pass
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
 def read_json(path: Path):
     return json.loads(Path(path).read_text())
 
@@ -149,6 +162,7 @@ __all__ = [
     "write_config",
     "tiny_config",
     "run_snakemake",
+    "sigkill_at_marker",
     "read_json",
     "shutil",
 ]

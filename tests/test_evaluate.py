@@ -4,24 +4,39 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
 import torch
 
+from tests.conftest import sigkill_at_marker
 from transfer_atlas import data, evaluate, io, scoring
 from transfer_atlas.generation import greedy_generate
 from transfer_atlas.tasks import load_card
 from transfer_atlas.train import train_lora
 
-EVAL_CFG = {"batch_size": 4, "merge_adapter": True, "sort_by_length": True, "shared_prefix": True,
-            "bootstrap": 50, "max_eval": None}
-TRAIN_CFG = {"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": ["q_proj", "v_proj", "gate_proj"],
-             "lr": 0.01, "weight_decay": 0.0, "warmup_steps": 1, "steps": 4, "batch_size": 4,
-             "max_length": 96, "batching": "bucketed", "checkpoint_every": 0, "grad_clip": 1.0}
+EVAL_CFG = {
+    "batch_size": 4,
+    "merge_adapter": True,
+    "sort_by_length": True,
+    "shared_prefix": True,
+    "bootstrap": 50,
+    "max_eval": None,
+}
+TRAIN_CFG = {
+    "r": 4,
+    "alpha": 8,
+    "dropout": 0.0,
+    "target_modules": ["q_proj", "v_proj", "gate_proj"],
+    "lr": 0.01,
+    "weight_decay": 0.0,
+    "warmup_steps": 1,
+    "steps": 4,
+    "batch_size": 4,
+    "max_length": 96,
+    "batching": "bucketed",
+    "checkpoint_every": 0,
+    "grad_clip": 1.0,
+}
 
 
 @pytest.fixture(scope="module")
@@ -31,23 +46,43 @@ def setup(tmp_path_factory, tiny_model_dir):
         spec = {"name": task, "task": task, "n_train": 16, "n_eval": 10, "seed": 1}
         data.prepare(spec, folder / f"{task}_train.jsonl", folder / f"{task}_eval.jsonl")
     info = {"name": "tiny", "load_path": str(tiny_model_dir)}
-    train_lora(info, str(folder / "arith_small_train.jsonl"), str(folder / "adapter"), str(folder / "ck"),
-               TRAIN_CFG, "arith_small", 0)
+    train_lora(
+        info,
+        str(folder / "arith_small_train.jsonl"),
+        str(folder / "adapter"),
+        str(folder / "ck"),
+        TRAIN_CFG,
+        "arith_small",
+        0,
+    )
     return folder, info
 
 
 def _cell(setup, task, cfg, tag, adapter=True):
     folder, info = setup
-    return evaluate.evaluate_cell(info, str(folder / "adapter") if adapter else None,
-                                  str(folder / f"{task}_eval.jsonl"), load_card(task), cfg,
-                                  str(folder / f"{tag}.jsonl"), str(folder / f"{tag}.json"),
-                                  {"model": "tiny", "adapter": "a", "seed": 0, "target": task}, "float32")
+    return evaluate.evaluate_cell(
+        info,
+        str(folder / "adapter") if adapter else None,
+        str(folder / f"{task}_eval.jsonl"),
+        load_card(task),
+        cfg,
+        str(folder / f"{tag}.jsonl"),
+        str(folder / f"{tag}.json"),
+        {"model": "tiny", "adapter": "a", "seed": 0, "target": task},
+        "float32",
+    )
 
 
 @pytest.mark.parametrize("task", ["sentiment3_imbalanced", "arith_small"])
 def test_fast_path_equals_naive_path(setup, task):
     fast = _cell(setup, task, EVAL_CFG, f"fast_{task}")
-    naive_cfg = {**EVAL_CFG, "batch_size": 1, "merge_adapter": False, "sort_by_length": False, "shared_prefix": False}
+    naive_cfg = {
+        **EVAL_CFG,
+        "batch_size": 1,
+        "merge_adapter": False,
+        "sort_by_length": False,
+        "shared_prefix": False,
+    }
     naive = _cell(setup, task, naive_cfg, f"naive_{task}")
     folder = setup[0]
     a = io.read_jsonl(folder / f"fast_{task}.jsonl")
@@ -104,11 +139,6 @@ def test_killed_evaluation_leaves_no_score_file(setup):
     folder, info = setup
     out = str(folder / "killed")
     args = json.dumps([info, str(folder / "adapter"), str(folder / "arith_small_eval.jsonl"), out])
-    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, args], stdout=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
-    while time.time() < deadline and "STARTED" not in (proc.stdout.readline() or ""):
-        pass
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    sigkill_at_marker(KILL_SCRIPT, args, "STARTED")
     assert not os.path.exists(out + ".json") and not os.path.exists(out + ".jsonl")
     assert not [p for p in os.listdir(folder) if p.startswith(".killed")]

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
 import torch
 
+from tests.conftest import sigkill_at_marker
 from transfer_atlas import data, io
 from transfer_atlas.batching import IGNORE, collate, schedule, tokenize_records
 from transfer_atlas.train import TrainingDiverged, train_lora
@@ -142,12 +138,7 @@ def test_sigkill_after_checkpoint_resumes_to_the_same_adapter(tmp_path, tiny_mod
     args = json.dumps(
         [_info(tiny_model_dir), str(train_file), str(tmp_path / "ad"), str(tmp_path / "ck"), cfg]
     )
-    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, args], stdout=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
-    while time.time() < deadline and "CHECKPOINT" not in (proc.stdout.readline() or ""):
-        pass
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    sigkill_at_marker(KILL_SCRIPT, args, "CHECKPOINT")
     assert io.read_json(tmp_path / "ck" / "state.json")["step"] == 3 and not (tmp_path / "ad").exists()
     resumed = train_lora(
         _info(tiny_model_dir), str(train_file), str(tmp_path / "ad"), str(tmp_path / "ck"), cfg, "s", 0
