@@ -47,16 +47,30 @@ def _progress(what: str):
 
 
 def predict_generation(model, tok, records, card: TaskCard, cfg: dict) -> list[dict]:
-    outputs = greedy_generate(model, tok, [r["prompt"] for r in records], card.max_new_tokens, card.stop,
-                              cfg["batch_size"], cfg["sort_by_length"], _progress("generated"))
+    outputs = greedy_generate(
+        model,
+        tok,
+        [r["prompt"] for r in records],
+        card.max_new_tokens,
+        card.stop,
+        cfg["batch_size"],
+        cfg["sort_by_length"],
+        _progress("generated"),
+    )
     rows = []
     for record, (text, n_tok) in zip(records, outputs):
         strict, flexible = scoring.extract_strict(text), scoring.extract_flexible(text)
-        row = {"id": record["id"], "prompt": record["prompt"], "gold": record["label"], "output": text,
-               "extracted_strict": strict, "extracted_flexible": flexible,
-               "correct_strict": scoring.number_match(strict, record["label"]),
-               "correct_flexible": scoring.number_match(flexible, record["label"]),
-               "n_output_tokens": n_tok}
+        row = {
+            "id": record["id"],
+            "prompt": record["prompt"],
+            "gold": record["label"],
+            "output": text,
+            "extracted_strict": strict,
+            "extracted_flexible": flexible,
+            "correct_strict": scoring.number_match(strict, record["label"]),
+            "correct_flexible": scoring.number_match(flexible, record["label"]),
+            "n_output_tokens": n_tok,
+        }
         primary = "strict" if card.metric.endswith("strict") else "flexible"
         row["extracted"], row["correct"] = row[f"extracted_{primary}"], row[f"correct_{primary}"]
         if card.metric == "rouge_l":  # free text: `correct` is the ROUGE-L F1 (a fraction)
@@ -67,9 +81,16 @@ def predict_generation(model, tok, records, card: TaskCard, cfg: dict) -> list[d
 
 def predict_choices(model, tok, records, card: TaskCard, cfg: dict) -> list[dict]:
     choices = [r["choices"] for r in records]
-    logprobs = scoring.choice_logprobs(model, tok, [r["prompt"] for r in records], choices,
-                                       cfg["batch_size"], sort_by_length=cfg["sort_by_length"],
-                                       shared_prefix=cfg["shared_prefix"], progress=_progress("scored"))
+    logprobs = scoring.choice_logprobs(
+        model,
+        tok,
+        [r["prompt"] for r in records],
+        choices,
+        cfg["batch_size"],
+        sort_by_length=cfg["sort_by_length"],
+        shared_prefix=cfg["shared_prefix"],
+        progress=_progress("scored"),
+    )
     rows = []
     for record, options, lps in zip(records, choices, logprobs):
         labels = [o.strip() for o in options]
@@ -77,10 +98,19 @@ def predict_choices(model, tok, records, card: TaskCard, cfg: dict) -> list[dict
         pred, pred_norm = labels[int(np.argmax(lps))], labels[int(np.argmax(norm))]
         if card.metric == "acc_norm":  # `output`/`correct` always follow the primary metric
             pred, pred_norm = pred_norm, pred
-        rows.append({"id": record["id"], "prompt": record["prompt"], "gold": record["label"],
-                     "output": pred, "pred_other": pred_norm, "logprobs": lps,
-                     "correct": pred == record["label"], "correct_other": pred_norm == record["label"],
-                     "n_output_tokens": len(tok(" " + pred, add_special_tokens=False)["input_ids"])})
+        rows.append(
+            {
+                "id": record["id"],
+                "prompt": record["prompt"],
+                "gold": record["label"],
+                "output": pred,
+                "pred_other": pred_norm,
+                "logprobs": lps,
+                "correct": pred == record["label"],
+                "correct_other": pred_norm == record["label"],
+                "n_output_tokens": len(tok(" " + pred, add_special_tokens=False)["input_ids"]),
+            }
+        )
     if card.also_generate or card.metric == "acc_generated":
         add_generated_labels(model, tok, records, rows, card, cfg)
     return rows
@@ -91,31 +121,59 @@ def add_generated_labels(model, tok, records, rows: list[dict], card: TaskCard, 
     generated, pred_generated (a label or "[invalid]"), correct_generated, n_generated_tokens.
     With metric `acc_generated` these become `output`/`correct`; the log-likelihood prediction
     moves to pred_loglik / correct_loglik."""
-    outputs = greedy_generate(model, tok, [r["prompt"] for r in records], card.max_new_tokens, card.stop,
-                              cfg["batch_size"], cfg["sort_by_length"], _progress("generated"))
+    outputs = greedy_generate(
+        model,
+        tok,
+        [r["prompt"] for r in records],
+        card.max_new_tokens,
+        card.stop,
+        cfg["batch_size"],
+        cfg["sort_by_length"],
+        _progress("generated"),
+    )
     for row, (text, n_tok) in zip(rows, outputs, strict=True):
         pred = parse_label(text, card.labels)
-        row.update(generated=text, pred_generated=pred, correct_generated=pred == row["gold"],
-                   n_generated_tokens=n_tok)
+        row.update(
+            generated=text,
+            pred_generated=pred,
+            correct_generated=pred == row["gold"],
+            n_generated_tokens=n_tok,
+        )
         if card.metric == "acc_generated":
-            row.update(pred_loglik=row["output"], correct_loglik=row["correct"], output=pred,
-                       correct=row["correct_generated"])
+            row.update(
+                pred_loglik=row["output"],
+                correct_loglik=row["correct"],
+                output=pred,
+                correct=row["correct_generated"],
+            )
 
 
 def _length_summary(values: list[int]) -> dict:
-    return {"mean": statistics.fmean(values), "median": statistics.median(values),
-            "min": min(values), "max": max(values), "std": statistics.pstdev(values)}
+    return {
+        "mean": statistics.fmean(values),
+        "median": statistics.median(values),
+        "min": min(values),
+        "max": max(values),
+        "std": statistics.pstdev(values),
+    }
 
 
 def score_summary(rows: list[dict], card: TaskCard, cfg: dict, seed: int) -> dict:
     """Score file body. Values in points (0-100); ci95 is a percentile bootstrap of the mean."""
     correct = [float(r["correct"]) for r in rows]
-    summary = {"metric": card.metric, "value": 100 * float(np.mean(correct)), "n": len(rows),
-               "ci95": scoring.bootstrap_ci(correct, cfg["bootstrap"], seed), "metrics": {},
-               "output_tokens": _length_summary([r["n_output_tokens"] for r in rows])}
+    summary = {
+        "metric": card.metric,
+        "value": 100 * float(np.mean(correct)),
+        "n": len(rows),
+        "ci95": scoring.bootstrap_ci(correct, cfg["bootstrap"], seed),
+        "metrics": {},
+        "output_tokens": _length_summary([r["n_output_tokens"] for r in rows]),
+    }
     if card.is_generation:
         for kind in ("strict", "flexible"):
-            summary["metrics"][f"exact_match_{kind}"] = 100 * float(np.mean([r[f"correct_{kind}"] for r in rows]))
+            summary["metrics"][f"exact_match_{kind}"] = 100 * float(
+                np.mean([r[f"correct_{kind}"] for r in rows])
+            )
         if card.metric == "rouge_l":
             summary["metrics"]["rouge_l"] = summary["value"]
     else:
@@ -128,16 +186,29 @@ def score_summary(rows: list[dict], card: TaskCard, cfg: dict, seed: int) -> dic
             generated = [r["pred_generated"] for r in rows]
             summary["metrics"]["acc_generated"] = 100 * float(np.mean([r["correct_generated"] for r in rows]))
             summary["pred_distribution_generated"] = {lab: generated.count(lab) for lab in [*labels, INVALID]}
-            summary["confusion_matrix_generated"] = scoring.confusion([r["gold"] for r in rows], generated, labels)
+            summary["confusion_matrix_generated"] = scoring.confusion(
+                [r["gold"] for r in rows], generated, labels
+            )
         summary["labels"] = labels
-        summary["confusion_matrix"] = scoring.confusion([r["gold"] for r in rows], [r["output"] for r in rows], labels)
+        summary["confusion_matrix"] = scoring.confusion(
+            [r["gold"] for r in rows], [r["output"] for r in rows], labels
+        )
         summary["pred_distribution"] = {lab: Counter(r["output"] for r in rows).get(lab, 0) for lab in labels}
         summary["gold_distribution"] = {lab: Counter(r["gold"] for r in rows).get(lab, 0) for lab in labels}
     return summary
 
 
-def evaluate_cell(model_info: dict, adapter_dir: str | None, eval_path: str, card: TaskCard, cfg: dict,
-                  pred_out: str, score_out: str, meta: dict, dtype: str = "auto") -> dict:
+def evaluate_cell(
+    model_info: dict,
+    adapter_dir: str | None,
+    eval_path: str,
+    card: TaskCard,
+    cfg: dict,
+    pred_out: str,
+    score_out: str,
+    meta: dict,
+    dtype: str = "auto",
+) -> dict:
     """Score one (model, adapter, target) cell and write its predictions and score file."""
     t0 = time.perf_counter()
     device = pick_device()
@@ -149,11 +220,18 @@ def evaluate_cell(model_info: dict, adapter_dir: str | None, eval_path: str, car
     log.info("%s on %s: %d examples on %s", meta.get("adapter"), meta.get("target"), len(records), device)
     predict = predict_generation if card.is_generation else predict_choices
     rows = predict(model, tok, records, card, cfg)
-    summary = {**meta, "task_type": card.type, **score_summary(rows, card, cfg, meta.get("seed", 0) or 0),
-               "model_sha256": model_info.get("weights_sha256"), "device": str(device),
-               "dtype": str(next(model.parameters()).dtype), "batch_size": cfg["batch_size"],
-               "merged_adapter": bool(adapter_dir and cfg["merge_adapter"]),
-               "torch_threads": torch.get_num_threads(), "elapsed_s": time.perf_counter() - t0}
+    summary = {
+        **meta,
+        "task_type": card.type,
+        **score_summary(rows, card, cfg, meta.get("seed", 0) or 0),
+        "model_sha256": model_info.get("weights_sha256"),
+        "device": str(device),
+        "dtype": str(next(model.parameters()).dtype),
+        "batch_size": cfg["batch_size"],
+        "merged_adapter": bool(adapter_dir and cfg["merge_adapter"]),
+        "torch_threads": torch.get_num_threads(),
+        "elapsed_s": time.perf_counter() - t0,
+    }
     io.write_jsonl(pred_out, rows)
     io.write_json(score_out, summary)
     log.info("%s = %.2f (n=%d, %.1f s)", card.metric, summary["value"], len(rows), summary["elapsed_s"])

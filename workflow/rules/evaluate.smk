@@ -6,11 +6,6 @@ rule evaluate:
     output:
         predictions="results/predictions/{model}/{adapter}/{target}.jsonl",
         score="results/scores/{model}/{adapter}/{target}.json",
-    params:
-        evaluate=config["evaluate"],
-        task=lambda wc: DATASETS[wc.target]["task"],
-        card_overrides=lambda wc: ta_config.card_overrides(DATASETS[wc.target]),
-        dtype=lambda wc: model_spec(wc)["dtype"],
     log:
         "logs/evaluate/{model}/{adapter}/{target}.log",
     benchmark:
@@ -18,5 +13,10 @@ rule evaluate:
     threads: config["resources"]["evaluate_threads"]
     resources:
         **model_rule_resources("evaluate"),
+    params:
+        evaluate=config["evaluate"],
+        task=lambda wc: DATASETS[wc.target]["task"],
+        card_overrides=lambda wc: ta_config.card_overrides(DATASETS[wc.target]),
+        dtype=lambda wc: model_spec(wc)["dtype"],
     script:
         "../scripts/evaluate.py"

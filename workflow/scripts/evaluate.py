@@ -15,7 +15,11 @@ evaluate.evaluate_cell(
     dict(smk.params.evaluate),
     smk.output.predictions,
     smk.output.score,
-    meta={"model": smk.wildcards.model, "adapter": source, "seed": int(seed) if seed else None,
-          "target": smk.wildcards.target},
+    meta={
+        "model": smk.wildcards.model,
+        "adapter": source,
+        "seed": int(seed) if seed else None,
+        "target": smk.wildcards.target,
+    },
     dtype=smk.params.dtype,
 )
