@@ -232,12 +232,18 @@ def success_ratios(table: pd.DataFrame, top: int, model: str, target: str):
     Relations found in every prompt are left out (their ratio is the overall one, drawn as a
     dotted line); ratios are written at the bar ends.
     """
+    title = f"{model} on {target}: success ratio per dependency relation"
+    if table.empty:
+        return empty(title, "no relation reached the minimum prompt count (analysis.dependency.min_count)")
+    table = table.assign(
+        **{c: pd.to_numeric(table[c], errors="coerce") for c in ("success_ratio", "ci_low", "ci_high", "n_prompts")}
+    )
     sources = list(dict.fromkeys(table["source"]))
     n_all = table["n_prompts"].max()
     informative = table[(table.n_prompts < n_all) & table.success_ratio.notna()]
     rows_shown = max(1, min(top, informative.groupby("source").size().max() if len(informative) else 1))
     fig, axes = grid(len(sources), 3, width=4.6, height=0.34 * rows_shown + 1.7)
-    finite = table.success_ratio[np.isfinite(table.success_ratio)]
+    finite = table.success_ratio[np.isfinite(table.success_ratio.to_numpy(dtype=float))]
     xmax = max(2.0, 1.25 * finite.max()) if len(finite) else 2.0
     for ax, source in zip(axes, sources, strict=True):
         rows = table[table.source == source]
@@ -282,10 +288,7 @@ def success_ratios(table: pd.DataFrame, top: int, model: str, target: str):
             ax.text(min(v, xmax) + 0.02 * xmax, yi - 0.2, f"{v:.2f}", fontsize=7)
         ax.set_yticks(y, [f"{r.relation} (n={r.n_prompts})" for r in sub.itertuples()], fontsize=8)
         ax.set_ylim(rows_shown - 0.5, -0.5)  # same bar thickness in every panel, first on top
-    fig.suptitle(
-        f"{model} on {target}: success ratio per dependency relation of the prompts "
-        f"(top {top}, {n_all} prompts)"
-    )
+    fig.suptitle(f"{title} of the prompts (top {top}, {n_all} prompts)")
     fig.tight_layout()
     return fig
 
