@@ -61,3 +61,17 @@ def test_missing_parse_is_an_error():
     with pytest.raises(ValueError, match="lacks 1 prompt"):
         dependency.presence(PARSE, ["p1", "p9"])
     assert np.isnan(dependency._ratio(np.array(1.0), np.array(0.0)))
+
+
+def test_figure_of_an_empty_or_object_table():
+    """No relation above min_count (empty, object dtype as read back) still gives a figure."""
+    from transfer_atlas.analysis import figures
+
+    cols = ["source", "relation", "n_prompts", "success_ratio", "ci_low", "ci_high"]
+    fig = figures.success_ratios(pd.DataFrame(columns=cols, dtype=object), 5, "m", "t")
+    assert "no relation" in fig.axes[0].texts[0].get_text()
+    table = pd.DataFrame(
+        [["a", "nsubj", 4, 1.0, 0.5, 1.5], ["a", "oprd", 2, None, None, None]], columns=cols, dtype=object
+    )
+    fig = figures.success_ratios(table, 5, "m", "t")
+    assert fig.axes[0].get_title() == "a adapter"

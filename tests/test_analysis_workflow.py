@@ -171,3 +171,15 @@ def test_summary_and_html_report(analysed):
         "Asymmetry",
     ):
         assert category in text
+
+
+def test_summary_says_why_pca_and_mantel_are_absent(tmp_path):
+    """Configs too small for PCA / the Mantel test get a reason in summary.md, not a crash."""
+    from transfer_atlas.analysis import summary
+
+    delta = tmp_path / "delta.csv"
+    pd.DataFrame({"adapter": ["a"], "a": [3.0], "b": [-2.0]}).to_csv(delta, index=False)
+    text = summary.write({"m": {"delta": str(delta)}}, {"n_pcs": 2, "n_top": 3}, str(tmp_path / "s.md"))
+    assert f"not run: {summary.SKIPPED['pca']}" in text
+    assert f"not run: {summary.SKIPPED['mantel']}" in text
+    assert "a → b -2.0" in text

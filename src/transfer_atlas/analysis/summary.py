@@ -13,6 +13,13 @@ from transfer_atlas import io
 from transfer_atlas.analysis.pca import hint_label
 
 
+# Why an analysis is absent (workflow/rules/analysis_common.smk: RUN_PCA, RUN_MANTEL).
+SKIPPED = {
+    "pca": "PCA needs at least 2 adapters (sources).",
+    "mantel": "the Mantel test needs at least 3 (source ≠ target) pairs of configured datasets.",
+}
+
+
 def _table(frame: pd.DataFrame) -> list[str]:
     """A Markdown table of `frame` (values already formatted)."""
     head = "| " + " | ".join(map(str, frame.columns)) + " |"
@@ -139,9 +146,13 @@ def write(model_inputs: dict[str, dict], settings: dict, out_path: str) -> str:
         lines += [f"## {model}", ""]
         if paths.get("naming"):
             lines += pca_section(paths["explained_variance"], paths["naming"], settings["n_pcs"])
+        else:
+            lines += ["### Latent traits", "", f"- not run: {SKIPPED['pca']}", ""]
         lines += transfer_section(paths["delta"], settings["n_top"])
         if paths.get("mantel"):
             lines += mantel_section(paths["mantel"])
+        else:
+            lines += ["### Does dataset similarity explain transfer?", "", f"- not run: {SKIPPED['mantel']}", ""]
         if paths.get("asymmetry_pairs"):
             lines += asymmetry_section(
                 paths["asymmetry_pairs"], paths["asymmetry_summary"], settings["n_top"]
