@@ -114,3 +114,13 @@ def test_adding_one_dataset_schedules_only_new_cells(tiny_run, tiny_model_dir):
     assert {rule: counts.get(rule) for rule in core} == core
     # everything else is an aggregate/analysis rule or a per-dataset cache of the new dataset: once each
     assert all(count == 1 for rule, count in counts.items() if rule not in core), counts
+
+
+def test_row_jobs_score_every_target_of_an_adapter(tiny_run, tiny_model_dir):
+    """evaluate.job: row gives one evaluate_row job per (model, adapter) that lacks a cell."""
+    work, _ = tiny_run
+    config = tiny_config(tiny_model_dir)
+    config["datasets"].append(NEW)
+    config["evaluate"] = {**config.get("evaluate", {}), "job": "row"}
+    counts = _dry_run_counts(work, write_config(work / "config_rows.yaml", config))
+    assert counts.get("evaluate_row") == 3 + 2 and "evaluate" not in counts  # base + 3 old + 1 new adapter

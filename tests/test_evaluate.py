@@ -142,3 +142,27 @@ def test_killed_evaluation_leaves_no_score_file(setup):
     sigkill_at_marker(KILL_SCRIPT, args, "STARTED")
     assert not os.path.exists(out + ".json") and not os.path.exists(out + ".jsonl")
     assert not [p for p in os.listdir(folder) if p.startswith(".killed")]
+
+
+def test_row_job_equals_cell_jobs(setup):
+    """evaluate_row (one load, many targets) writes the same cells as one evaluate_cell each."""
+    folder, info = setup
+    tasks = ("sentiment3_imbalanced", "arith_small")
+    cells = [
+        {
+            "eval_path": str(folder / f"{task}_eval.jsonl"),
+            "card": load_card(task),
+            "predictions": str(folder / f"row_{task}.jsonl"),
+            "score": str(folder / f"row_{task}.json"),
+            "meta": {"model": "tiny", "adapter": "a", "seed": 0, "target": task},
+        }
+        for task in tasks
+    ]
+    rows = evaluate.evaluate_row(info, str(folder / "adapter"), cells, EVAL_CFG, "float32")
+    for task, row in zip(tasks, rows, strict=True):
+        cell = _cell(setup, task, EVAL_CFG, f"cell_{task}")
+        assert row["value"] == cell["value"] and row["merged_adapter"] and row["target"] == task
+        assert io.read_jsonl(str(folder / f"row_{task}.jsonl")) == io.read_jsonl(
+            str(folder / f"cell_{task}.jsonl")
+        )
+        assert io.read_json(str(folder / f"row_{task}.json"))["value"] == row["value"]

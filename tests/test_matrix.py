@@ -1,39 +1,17 @@
 """Matrix assembly from hand-made score files."""
 
-import json
-
 import numpy as np
 import pandas as pd
 import pytest
 
+from tests.conftest import write_score
 from transfer_atlas import matrix
 
 
-def score(tmp, adapter, seed, target, value):
-    path = tmp / f"{adapter}-{seed}-{target}.json"
-    path.write_text(
-        json.dumps(
-            {
-                "model": "m",
-                "adapter": adapter,
-                "seed": seed,
-                "target": target,
-                "metric": "acc",
-                "value": value,
-                "n": 10,
-                "ci95": [value - 5, value + 5],
-                "metrics": {"acc": value},
-                "output_tokens": {"mean": 1.0},
-            }
-        )
-    )
-    return str(path)
-
-
 def test_assemble_mean_std_se_and_delta(tmp_path):
-    files = [score(tmp_path, "base", None, "t1", 50.0), score(tmp_path, "base", None, "t2", 20.0)]
+    files = [write_score(tmp_path, "base", None, "t1", 50.0), write_score(tmp_path, "base", None, "t2", 20.0)]
     for seed, (v1, v2) in enumerate([(60.0, 10.0), (70.0, 20.0), (80.0, 30.0)]):
-        files += [score(tmp_path, "s1", seed, "t1", v1), score(tmp_path, "s1", seed, "t2", v2)]
+        files += [write_score(tmp_path, "s1", seed, "t1", v1), write_score(tmp_path, "s1", seed, "t2", v2)]
     out = {k: tmp_path / f"{k}.csv" for k in ("long", "cells", "matrix", "delta")}
     out["heatmap"] = tmp_path / "h.png"
     delta = matrix.assemble(files, ["s1"], ["t1", "t2"], out)
@@ -50,9 +28,9 @@ def test_assemble_mean_std_se_and_delta(tmp_path):
 
 def test_missing_cell_is_an_error(tmp_path):
     files = [
-        score(tmp_path, "base", None, "t1", 50.0),
-        score(tmp_path, "s1", 0, "t1", 60.0),
-        score(tmp_path, "base", None, "t2", 50.0),
+        write_score(tmp_path, "base", None, "t1", 50.0),
+        write_score(tmp_path, "s1", 0, "t1", 60.0),
+        write_score(tmp_path, "base", None, "t2", 50.0),
     ]
     out = {k: tmp_path / f"{k}.csv" for k in ("long", "cells", "matrix", "delta")}
     out["heatmap"] = tmp_path / "h.png"

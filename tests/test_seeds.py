@@ -1,11 +1,11 @@
 """Seed aggregation of the matrix: mean, std (ddof=1) and standard error over seeds, by hand."""
 
-import json
 import math
 
 import pandas as pd
 import pytest
 
+from tests.conftest import write_score
 from transfer_atlas import matrix
 
 
@@ -77,23 +77,7 @@ def test_long_table_deltas_use_the_base_of_the_same_target(tmp_path):
         ("s1", 1, "t1", 58.0),
         ("s1", 0, "t2", 12.0),
     ]:
-        path = tmp_path / f"{adapter}{seed}{target}.json"
-        path.write_text(
-            json.dumps(
-                {
-                    "model": "m",
-                    "adapter": adapter,
-                    "seed": seed,
-                    "target": target,
-                    "metric": "acc",
-                    "value": value,
-                    "n": 10,
-                    "ci95": [0, 100],
-                    "output_tokens": {"mean": 1.0},
-                }
-            )
-        )
-        files.append(str(path))
+        files.append(write_score(tmp_path, adapter, seed, target, value))
     long = matrix.long_table(files)
     assert long.set_index(["adapter", "seed", "target"]).loc[("s1", 1, "t1"), "delta"] == 18.0
     c = cell(matrix.cell_stats(long), "m", "s1", "t1")

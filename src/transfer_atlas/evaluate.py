@@ -46,17 +46,23 @@ def _progress(what: str):
     return report
 
 
-def predict_generation(model, tok, records, card: TaskCard, cfg: dict) -> list[dict]:
-    outputs = greedy_generate(
+def _generate(model, tok, records, card: TaskCard, cfg: dict) -> list[tuple[str, int]]:
+    """Greedy answers (text, n tokens) to the records' prompts, with progress logging."""
+    prompts = [r["prompt"] for r in records]
+    return greedy_generate(
         model,
         tok,
-        [r["prompt"] for r in records],
+        prompts,
         card.max_new_tokens,
         card.stop,
         cfg["batch_size"],
         cfg["sort_by_length"],
         _progress("generated"),
     )
+
+
+def predict_generation(model, tok, records, card: TaskCard, cfg: dict) -> list[dict]:
+    outputs = _generate(model, tok, records, card, cfg)
     rows = []
     for record, (text, n_tok) in zip(records, outputs):
         strict, flexible = scoring.extract_strict(text), scoring.extract_flexible(text)
@@ -121,16 +127,7 @@ def add_generated_labels(model, tok, records, rows: list[dict], card: TaskCard, 
     generated, pred_generated (a label or "[invalid]"), correct_generated, n_generated_tokens.
     With metric `acc_generated` these become `output`/`correct`; the log-likelihood prediction
     moves to pred_loglik / correct_loglik."""
-    outputs = greedy_generate(
-        model,
-        tok,
-        [r["prompt"] for r in records],
-        card.max_new_tokens,
-        card.stop,
-        cfg["batch_size"],
-        cfg["sort_by_length"],
-        _progress("generated"),
-    )
+    outputs = _generate(model, tok, records, card, cfg)
     for row, (text, n_tok) in zip(rows, outputs, strict=True):
         pred = parse_label(text, card.labels)
         row.update(
@@ -198,6 +195,47 @@ def score_summary(rows: list[dict], card: TaskCard, cfg: dict, seed: int) -> dic
     return summary
 
 
+def load_for_eval(model_info: dict, adapter_dir: str | None, cfg: dict, dtype: str = "auto") -> dict:
+    """The model with the adapter applied, its tokenizer and device: loaded once per job."""
+    device = pick_device()
+    model = attach_adapter(load_model(model_info, dtype, device), adapter_dir, cfg["merge_adapter"])
+    merged = bool(adapter_dir and cfg["merge_adapter"])
+    return {"model": model, "tok": load_tokenizer(model_info), "device": device, "merged": merged}
+
+
+def score_cell(loaded: dict, model_info: dict, cell: dict, cfg: dict, started: float | None = None) -> dict:
+    """Score one cell with a loaded model; write cell["predictions"] and cell["score"].
+
+    `cell`: eval_path, card, predictions, score, meta. `elapsed_s` counts from `started`
+    (default: now)."""
+    t0 = time.perf_counter() if started is None else started
+    meta, card, model = cell["meta"], cell["card"], loaded["model"]
+    records = io.read_jsonl(cell["eval_path"], ("id", "prompt", "target", "label"))
+    if cfg.get("max_eval"):
+        records = records[: cfg["max_eval"]]
+    log.info(
+        "%s on %s: %d examples on %s", meta.get("adapter"), meta.get("target"), len(records), loaded["device"]
+    )
+    predict = predict_generation if card.is_generation else predict_choices
+    rows = predict(model, loaded["tok"], records, card, cfg)
+    summary = {
+        **meta,
+        "task_type": card.type,
+        **score_summary(rows, card, cfg, meta.get("seed", 0) or 0),
+        "model_sha256": model_info.get("weights_sha256"),
+        "device": str(loaded["device"]),
+        "dtype": str(next(model.parameters()).dtype),
+        "batch_size": cfg["batch_size"],
+        "merged_adapter": loaded["merged"],
+        "torch_threads": torch.get_num_threads(),
+        "elapsed_s": time.perf_counter() - t0,
+    }
+    io.write_jsonl(cell["predictions"], rows)
+    io.write_json(cell["score"], summary)
+    log.info("%s = %.2f (n=%d, %.1f s)", card.metric, summary["value"], len(rows), summary["elapsed_s"])
+    return summary
+
+
 def evaluate_cell(
     model_info: dict,
     adapter_dir: str | None,
@@ -209,30 +247,21 @@ def evaluate_cell(
     meta: dict,
     dtype: str = "auto",
 ) -> dict:
-    """Score one (model, adapter, target) cell and write its predictions and score file."""
+    """Score one (model, adapter, target) cell; `elapsed_s` includes loading the model."""
     t0 = time.perf_counter()
-    device = pick_device()
-    records = io.read_jsonl(eval_path, ("id", "prompt", "target", "label"))
-    if cfg.get("max_eval"):
-        records = records[: cfg["max_eval"]]
-    tok = load_tokenizer(model_info)
-    model = attach_adapter(load_model(model_info, dtype, device), adapter_dir, cfg["merge_adapter"])
-    log.info("%s on %s: %d examples on %s", meta.get("adapter"), meta.get("target"), len(records), device)
-    predict = predict_generation if card.is_generation else predict_choices
-    rows = predict(model, tok, records, card, cfg)
-    summary = {
-        **meta,
-        "task_type": card.type,
-        **score_summary(rows, card, cfg, meta.get("seed", 0) or 0),
-        "model_sha256": model_info.get("weights_sha256"),
-        "device": str(device),
-        "dtype": str(next(model.parameters()).dtype),
-        "batch_size": cfg["batch_size"],
-        "merged_adapter": bool(adapter_dir and cfg["merge_adapter"]),
-        "torch_threads": torch.get_num_threads(),
-        "elapsed_s": time.perf_counter() - t0,
-    }
-    io.write_jsonl(pred_out, rows)
-    io.write_json(score_out, summary)
-    log.info("%s = %.2f (n=%d, %.1f s)", card.metric, summary["value"], len(rows), summary["elapsed_s"])
-    return summary
+    loaded = load_for_eval(model_info, adapter_dir, cfg, dtype)
+    cell = {"eval_path": eval_path, "card": card, "predictions": pred_out, "score": score_out, "meta": meta}
+    return score_cell(loaded, model_info, cell, cfg, started=t0)
+
+
+def evaluate_row(
+    model_info: dict, adapter_dir: str | None, cells: list[dict], cfg: dict, dtype: str = "auto"
+):
+    """Score one adapter (or the base model) on many targets, loading and merging it once.
+
+    `cells` as in `score_cell`, one per target; each cell's files are written as soon as it
+    is scored, and its `elapsed_s` is its scoring time (the shared load is logged once)."""
+    t0 = time.perf_counter()
+    loaded = load_for_eval(model_info, adapter_dir, cfg, dtype)
+    log.info("loaded once for %d targets in %.1f s", len(cells), time.perf_counter() - t0)
+    return [score_cell(loaded, model_info, cell, cfg) for cell in cells]

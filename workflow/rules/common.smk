@@ -41,6 +41,11 @@ def model_rule_resources(stage):
     }
 
 
+def row_runtime(wildcards):
+    """Minutes of an evaluate_row job: evaluate_runtime per target."""
+    return config["resources"]["evaluate_runtime"] * len(TARGETS)
+
+
 def adapter_input(wildcards):
     if wildcards.adapter == "base":
         return []

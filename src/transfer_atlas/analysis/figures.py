@@ -236,7 +236,10 @@ def success_ratios(table: pd.DataFrame, top: int, model: str, target: str):
     if table.empty:
         return empty(title, "no relation reached the minimum prompt count (analysis.dependency.min_count)")
     table = table.assign(
-        **{c: pd.to_numeric(table[c], errors="coerce") for c in ("success_ratio", "ci_low", "ci_high", "n_prompts")}
+        **{
+            c: pd.to_numeric(table[c], errors="coerce")
+            for c in ("success_ratio", "ci_low", "ci_high", "n_prompts")
+        }
     )
     sources = list(dict.fromkeys(table["source"]))
     n_all = table["n_prompts"].max()

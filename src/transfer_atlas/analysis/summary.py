@@ -12,7 +12,6 @@ import pandas as pd
 from transfer_atlas import io
 from transfer_atlas.analysis.pca import hint_label
 
-
 # Why an analysis is absent (workflow/rules/analysis_common.smk: RUN_PCA, RUN_MANTEL).
 SKIPPED = {
     "pca": "PCA needs at least 2 adapters (sources).",
@@ -122,11 +121,15 @@ def length_section(corr_csv: str) -> list[str]:
 
 def dependency_section(table_csv: str) -> list[str]:
     table = pd.read_csv(table_csv)
-    lines = ["### Dependency relations (largest success ratio per adapter, n ≥ min_count prompts)", ""]
+    lines = [
+        "### Dependency relations (largest success ratio per adapter, n ≥ min_count prompts; "
+        "relations found in every prompt left out, as in the figure)",
+        "",
+    ]
     for target, sub in table.groupby("target", sort=False):
-        sub = sub.dropna(subset=["success_ratio"])
+        sub = sub[sub.n_prompts < sub.n_prompts.max()].dropna(subset=["success_ratio"])
         if sub.empty:
-            lines.append(f"- {target}: base accuracy 0 on every relation subset (ratio undefined)")
+            lines.append(f"- {target}: no relation with a defined ratio in only part of the prompts")
             continue
         best = sub.loc[sub.groupby("source", sort=False)["success_ratio"].idxmax()]
         items = ", ".join(f"{r.source}: {r.relation} {r.success_ratio:.2f}" for r in best.itertuples())
@@ -152,7 +155,12 @@ def write(model_inputs: dict[str, dict], settings: dict, out_path: str) -> str:
         if paths.get("mantel"):
             lines += mantel_section(paths["mantel"])
         else:
-            lines += ["### Does dataset similarity explain transfer?", "", f"- not run: {SKIPPED['mantel']}", ""]
+            lines += [
+                "### Does dataset similarity explain transfer?",
+                "",
+                f"- not run: {SKIPPED['mantel']}",
+                "",
+            ]
         if paths.get("asymmetry_pairs"):
             lines += asymmetry_section(
                 paths["asymmetry_pairs"], paths["asymmetry_summary"], settings["n_top"]
