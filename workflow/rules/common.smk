@@ -41,6 +41,11 @@ def model_rule_resources(stage):
     }
 
 
+# Settings that change scores (evaluate.job only changes how cells are grouped in jobs,
+# so switching it does not re-trigger finished cells).
+EVAL_SETTINGS = {k: v for k, v in config["evaluate"].items() if k != "job"}
+
+
 def row_runtime(wildcards):
     """Minutes of an evaluate_row job: evaluate_runtime per target."""
     return config["resources"]["evaluate_runtime"] * len(TARGETS)

@@ -16,7 +16,7 @@ if config["evaluate"]["job"] == "cell":
         resources:
             **model_rule_resources("evaluate"),
         params:
-            evaluate=config["evaluate"],
+            evaluate=EVAL_SETTINGS,
             task=lambda wc: DATASETS[wc.target]["task"],
             card_overrides=lambda wc: ta_config.card_overrides(DATASETS[wc.target]),
             dtype=lambda wc: model_spec(wc)["dtype"],
@@ -48,7 +48,7 @@ if config["evaluate"]["job"] == "row":
         resources:
             **model_rule_resources("evaluate") | {"runtime": row_runtime},
         params:
-            evaluate=config["evaluate"],
+            evaluate=EVAL_SETTINGS,
             targets=TARGETS,
             tasks={t: DATASETS[t]["task"] for t in TARGETS},
             card_overrides={t: ta_config.card_overrides(DATASETS[t]) for t in TARGETS},
