@@ -90,6 +90,25 @@ def loadings_heatmap(loadings: pd.DataFrame, intervals: pd.DataFrame, model: str
     )
 
 
+def label_offsets(x, y, names, axis_pt=(430, 330), char_pt=5.6) -> list[tuple[int, int, str]]:
+    """(dx, dy, ha) in points per point label: right-above unless that box overlaps a label
+    already placed; then right-below, left-above, left-below. Positions are mapped to points
+    with the approximate axis size `axis_pt` (width, height) and ~1.3x data range."""
+    span = 1.3 * np.array([np.ptp(x) or 1.0, np.ptp(y) or 1.0])
+    candidates = [(6, 4, "left"), (6, -12, "left"), (-6, 4, "right"), (-6, -12, "right")]
+    boxes, out = [], []
+    for px, py, name in zip(*(np.c_[x, y] / span * axis_pt).T, names, strict=True):
+        width = char_pt * len(str(name))
+        for dx, dy, ha in candidates:
+            x0 = px + dx if ha == "left" else px + dx - width
+            box = (x0, py + dy, x0 + width, py + dy + 9)
+            if not any(b[0] < box[2] and box[0] < b[2] and b[1] < box[3] and box[1] < b[3] for b in boxes):
+                break
+        boxes.append(box)
+        out.append((dx, dy, ha))
+    return out
+
+
 def biplot(result, hints: dict, model: str, unit: str):
     """Adapters projected on PC1 x PC2 (trait profiles) with target loadings as arrows."""
     proj, load, ratios = result.projections, result.loadings, result.ratios
@@ -98,9 +117,11 @@ def biplot(result, hints: dict, model: str, unit: str):
     y = proj[second].to_numpy() if second else np.zeros_like(x)
     lx = load.iloc[:, 0].to_numpy()
     ly = load[second].to_numpy() if second else np.zeros_like(lx)
-    reach = max(np.abs(np.r_[x, y]).max(), 1e-9)
-    scale = 0.9 * reach / max(np.abs(np.r_[lx, ly]).max(), 1e-9)
+    # arrows scaled to fit inside the cloud of adapters along both axes
+    fits = [np.abs(p).max() / np.abs(q).max() for p, q in ((x, lx), (y, ly)) if np.abs(q).max() > 1e-9]
+    scale = 0.9 * min((f for f in fits if f > 0), default=1.0)
     fig, ax = plt.subplots(figsize=(8, 6.5))
+    ax.update_datalim(np.c_[np.r_[x, lx * scale, 0], np.r_[y, ly * scale, 0]])
     ax.axhline(0, color="grey", lw=0.5)
     ax.axvline(0, color="grey", lw=0.5)
     for target, dx, dy in zip(load.index, lx * scale, ly * scale, strict=True):
@@ -116,8 +137,8 @@ def biplot(result, hints: dict, model: str, unit: str):
             style="italic",
         )
     ax.scatter(x, y, s=70, color="#4C72B0", zorder=3)
-    for name, xi, yi in zip(proj.index, x, y, strict=True):
-        ax.annotate(name, (xi, yi), textcoords="offset points", xytext=(6, 4), fontsize=9, weight="bold")
+    for name, xi, yi, (dx, dy, ha) in zip(proj.index, x, y, label_offsets(x, y, proj.index), strict=True):
+        ax.annotate(name, (xi, yi), textcoords="offset points", xytext=(dx, dy), fontsize=9, weight="bold", ha=ha)
     ax.margins(0.15)
     ax.legend(
         handles=[
