@@ -29,7 +29,7 @@ lint: venv
 	$(BIN)/ruff check src tests workflow/scripts benchmarks
 	$(BIN)/ruff format --check src tests workflow/scripts benchmarks
 	$(BIN)/snakefmt --check Snakefile workflow/rules
-	$(BIN)/snakemake --lint --cores 1 -n
+	$(BIN)/python .ci/snakemake_lint.py
 
 format: venv
 	$(BIN)/ruff format src tests workflow/scripts benchmarks

@@ -138,7 +138,9 @@ def biplot(result, hints: dict, model: str, unit: str):
         )
     ax.scatter(x, y, s=70, color="#4C72B0", zorder=3)
     for name, xi, yi, (dx, dy, ha) in zip(proj.index, x, y, label_offsets(x, y, proj.index), strict=True):
-        ax.annotate(name, (xi, yi), textcoords="offset points", xytext=(dx, dy), fontsize=9, weight="bold", ha=ha)
+        ax.annotate(
+            name, (xi, yi), textcoords="offset points", xytext=(dx, dy), fontsize=9, weight="bold", ha=ha
+        )
     ax.margins(0.15)
     ax.legend(
         handles=[
