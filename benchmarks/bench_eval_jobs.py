@@ -1,9 +1,9 @@
 """Benchmark: one evaluate job per cell (default) vs one evaluate_row job per adapter.
 
 Runs in a working directory where the workflow has already run (adapters trained): it
-re-scores every cell twice with snakemake, first with `evaluate: {job: cell}` (each job
-starts Python, imports torch/transformers/peft, loads the model and merges the adapter),
-then with `evaluate: {job: row}` (one load per (model, adapter)), times both, checks that
+re-scores every cell twice with snakemake, with `evaluate: {job: row}` (one load per
+(model, adapter)) and then with the default `evaluate: {job: cell}` (each job starts
+Python, imports torch/transformers/peft, loads the model and merges the adapter), times both, checks that
 every score file has the same value, prints the ratio and writes a JSON record to
 benchmarks/results/evaljobs-{cpu,gpu}-<time>.json.
 
@@ -58,10 +58,11 @@ def main() -> None:
         cell_cfg, row_cfg = Path(tmp) / "cell.yaml", Path(tmp) / "row.yaml"
         cell_cfg.write_text("evaluate: {job: cell}\n")
         row_cfg.write_text("evaluate: {job: row}\n")
-        cell_s = snakemake(workdir, [args.configfile, str(cell_cfg)], "evaluate", args.cores)
-        cell_scores = score_values(workdir)
+        # rows first, so the directory ends as the default (cell) run left it
         row_s = snakemake(workdir, [args.configfile, str(row_cfg)], "evaluate_row", args.cores)
         row_scores = score_values(workdir)
+        cell_s = snakemake(workdir, [args.configfile, str(cell_cfg)], "evaluate", args.cores)
+        cell_scores = score_values(workdir)
     same = cell_scores == row_scores
     record = {
         "device": device_name(),
