@@ -1,3 +1,6 @@
+# Scoring: one job per (model, adapter, target) cell (default), or with `evaluate: {job: row}`
+# one job per (model, adapter) that loads the model once and writes every target's cell.
+
 if config["evaluate"]["job"] == "cell":
 
     rule evaluate:
