@@ -19,8 +19,10 @@ $(STAMP): pyproject.toml
 
 demo: venv
 	HF_HUB_OFFLINE=1 $(BIN)/snakemake --cores $(CORES) --configfile config/config.yaml
+	HF_HUB_OFFLINE=1 $(BIN)/snakemake --cores 1 --configfile config/config.yaml --report results/report.html
 	@echo
 	@echo "Results are in results/: matrix/<model>/{matrix,delta}.csv, delta_heatmap.png, scores/, predictions/"
+	@echo "Analyses: results/analysis/; key numbers: results/report/summary.md; open results/report.html"
 
 test: venv
 	HF_HUB_OFFLINE=1 PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/pytest -q
