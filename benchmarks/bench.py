@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, device_name, gsm8k_like_records, peak_gib, timed, write_record  # noqa: E402
+from common import ROOT, device_name, gsm8k_like_records, peak_gib, reset_peak, timed, write_record  # noqa: E402
 
 from transfer_atlas import io, models  # noqa: E402
 from transfer_atlas.batching import collate, schedule, tokenize_records  # noqa: E402
@@ -171,19 +171,21 @@ def main() -> None:
     ap.add_argument("--n-gen", type=int, default=16)
     ap.add_argument("--n-score", type=int, default=32)
     ap.add_argument("--new-tokens", type=int, default=32)
+    ap.add_argument("--model-dir", help="a local model folder instead of --model (tests)")
+    ap.add_argument("--out-dir", help="where the JSON record goes (default benchmarks/results/)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    info = model_info()
+    info = {"name": "local", "load_path": args.model_dir} if args.model_dir else model_info(args.model)
     tok = models.load_tokenizer(info)
-    adapter = make_adapter(info, tok)
-    base = {
-        **bench_train(info, tok, "padded", args.train_steps, args.batch),
-        **bench_eval(info, tok, adapter, False, args.n_gen, args.n_score, args.new_tokens),
-    }
-    fast = {
-        **bench_train(info, tok, "bucketed", args.train_steps, args.batch),
-        **bench_eval(info, tok, adapter, True, args.n_gen, args.n_score, args.new_tokens),
-    }
+    adapter = make_adapter(info, args.dtype)
+    runs = {}
+    for name, mode, fast in (("naive", "padded", False), ("default", "bucketed", True)):
+        reset_peak()
+        run = bench_train(info, tok, mode, args.train_steps, args.batch, args.dtype)
+        run |= bench_eval(info, tok, adapter, fast, args)
+        run["train_mfu"], run["score_mfu"] = mfu(run["train_flops_per_s"]), mfu(run["score_flops_per_s"])
+        runs[name] = run
+    base, fast = runs["naive"], runs["default"]
     naive_out = base.pop("outputs")
     same_outputs = naive_out == fast.pop("outputs")[: len(naive_out)]
     lp_diff = max(
@@ -196,7 +198,7 @@ def main() -> None:
     }
     record = {
         "device": device_name(),
-        "command": "python benchmarks/bench_cpu.py " + " ".join(sys.argv[1:]),
+        "command": "python benchmarks/bench.py " + " ".join(sys.argv[1:]),
         **fast,
         "baseline": base,
         "speedup": speedup,
@@ -204,7 +206,7 @@ def main() -> None:
         "max_logprob_abs_diff": lp_diff,
         "settings": vars(args),
     }
-    path = write_record("gpu" if torch.cuda.is_available() else "cpu", record)
+    path = write_record("gpu" if torch.cuda.is_available() else "cpu", record, args.out_dir)
     print(f"device: {record['device']}")
     print(
         f"train tokens/s   naive {base['train_tokens_per_s']:8.1f}  fast {fast['train_tokens_per_s']:8.1f}  x{speedup['train']:.2f}"

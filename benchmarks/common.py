@@ -40,6 +40,12 @@ def timed(fn, *args, **kwargs):
     return out, time.perf_counter() - t0
 
 
+def reset_peak() -> None:
+    """Start a new peak-memory window (GPU only; on CPU the process peak RSS is reported)."""
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+
+
 def peak_gib() -> float | None:
     if torch.cuda.is_available():
         return torch.cuda.max_memory_allocated() / 2**30
@@ -54,8 +60,9 @@ def device_name() -> str:
     return f"CPU {platform.processor() or platform.machine()} x{torch.get_num_threads()} threads"
 
 
-def write_record(name: str, record: dict) -> Path:
-    out = ROOT / "benchmarks" / "results" / f"{name}-{time.strftime('%Y%m%dT%H%M%S')}.json"
+def write_record(name: str, record: dict, folder: Path | None = None) -> Path:
+    folder = Path(folder) if folder else ROOT / "benchmarks" / "results"
+    out = folder / f"{name}-{time.strftime('%Y%m%dT%H%M%S')}.json"
     record = {
         "versions": {"torch": torch.__version__, "python": platform.python_version(), **_lib_versions()},
         **record,

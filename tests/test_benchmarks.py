@@ -42,3 +42,33 @@ def test_peak_table_knows_hopper(name, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda i=0: name)
     assert bench.mfu(494.5e12) == pytest.approx(0.5)
+
+
+def test_bench_runs_end_to_end_and_writes_the_record(tmp_path, tiny_model_dir):
+    """bench.py at toy sizes: both paths run, the record has the issue's fields."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    args = [
+        "--model-dir",
+        str(tiny_model_dir),
+        "--out-dir",
+        str(tmp_path),
+        "--train-steps",
+        "2",
+        "--batch",
+        "2",
+    ]
+    args += ["--n-gen", "2", "--n-score", "2", "--naive-n", "2", "--new-tokens", "3", "--eval-batch", "2"]
+    proc = subprocess.run(
+        [sys.executable, str(root / "benchmarks" / "bench.py"), *args], capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (path,) = tmp_path.glob("cpu-*.json")
+    record = json.loads(path.read_text())
+    fields = ["train_tokens_per_s", "train_mfu", "train_peak_gib", "generate_tokens_per_s", "score_mfu"]
+    assert all(f in record and f in record["baseline"] for f in fields)
+    assert set(record["speedup"]) == {"train", "generate", "score"} and record["device"]
+    assert record["identical_generations"] is True and record["max_logprob_abs_diff"] < 1e-4
