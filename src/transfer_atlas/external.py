@@ -42,23 +42,13 @@ BASE_MARKERS = {"", "n/a", "na", "none", "base", "nan"}
 def read_table(path: str | Path) -> pd.DataFrame:
     """The external table; languages and names read as strings."""
     path = Path(path)
-    text_cols = {c: str for c in REQUIRED[:5]}
+    text_cols = REQUIRED[:5]
     if path.suffix == ".parquet":
-        table = pd.read_parquet(path)
-    elif path.suffix in (".jsonl", ".json"):
-        table = pd.read_json(path, lines=path.suffix == ".jsonl", dtype=text_cols)
-    else:
-        table = pd.read_csv(
-            path,
-            sep="\t" if path.suffix == ".tsv" else ",",
-            dtype=text_cols,
-            keep_default_na=False,
-            na_values=[""],
-        )
-    missing = [c for c in REQUIRED if c not in table]
-    if missing:
-        raise io.DataError(f"{path}: missing column(s) {missing} (needs {list(REQUIRED)})")
-    return table
+        return io.require_columns(pd.read_parquet(path), REQUIRED, path)
+    if path.suffix in (".jsonl", ".json"):
+        table = pd.read_json(path, lines=path.suffix == ".jsonl", dtype=dict.fromkeys(text_cols, str))
+        return io.require_columns(table, REQUIRED, path)
+    return io.read_csv(path, REQUIRED, text_cols, sep="\t" if path.suffix == ".tsv" else ",")
 
 
 def pick_metric(table: pd.DataFrame, metric: str) -> str:

@@ -88,6 +88,23 @@ def write_csv(path: str | os.PathLike, frame: pd.DataFrame, index: bool = False)
         frame.to_csv(tmp, index=index)
 
 
+def require_columns(frame: pd.DataFrame, required: Iterable[str], path) -> pd.DataFrame:
+    """`frame` unchanged, or DataError naming the file and the missing columns."""
+    required = list(required)
+    missing = [c for c in required if c not in frame]
+    if missing:
+        raise DataError(f"{path}: missing column(s) {missing} (needs {required})")
+    return frame
+
+
+def read_csv(path, required: Iterable[str], text_columns: Iterable[str] = (), sep: str = ",") -> pd.DataFrame:
+    """A CSV/TSV with its `required` columns checked; `text_columns` are read as strings and
+    only empty fields count as missing (so language codes such as `nan` or `NA` stay text)."""
+    dtype = {c: str for c in text_columns}
+    frame = pd.read_csv(path, sep=sep, dtype=dtype, keep_default_na=False, na_values=[""])
+    return require_columns(frame, required, path)
+
+
 def save_figure(path: str | os.PathLike, fig) -> None:
     """Save a matplotlib figure atomically and close it."""
     import matplotlib.pyplot as plt

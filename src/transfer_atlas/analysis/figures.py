@@ -269,7 +269,7 @@ def success_ratios(table: pd.DataFrame, top: int, model: str, target: str):
     informative = table[(table.n_prompts < n_all) & table.success_ratio.notna()]
     rows_shown = max(1, min(top, informative.groupby("source").size().max() if len(informative) else 1))
     fig, axes = grid(len(sources), 3, width=4.6, height=0.34 * rows_shown + 1.7)
-    finite = table.success_ratio[np.isfinite(table.success_ratio.to_numpy(dtype=float))]
+    finite = table.success_ratio[np.isfinite(table.success_ratio)]
     xmax = max(2.0, 1.25 * finite.max()) if len(finite) else 2.0
     for ax, source in zip(axes, sources, strict=True):
         rows = table[table.source == source]

@@ -103,16 +103,7 @@ def pairs_from_cells(cells: pd.DataFrame, roles: dict[str, dict], model: str) ->
 
 def read_pairs(path: str) -> pd.DataFrame:
     """A pairs.csv with its columns checked; languages read as strings (`und` kept)."""
-    pairs = pd.read_csv(
-        path,
-        dtype={"source_language": str, "target_language": str, "model": str},
-        keep_default_na=False,
-        na_values=[""],
-    )
-    missing = [c for c in PAIR_COLUMNS if c not in pairs]
-    if missing:
-        raise io.DataError(f"{path}: missing column(s) {missing}")
-    return pairs
+    return io.read_csv(path, PAIR_COLUMNS, ("source_language", "target_language", "model"))
 
 
 def bootstrap_stats(delta: np.ndarray, settings: dict, seed: int) -> dict[str, float]:
