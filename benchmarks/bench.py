@@ -137,7 +137,7 @@ def bench_eval(info, tok, adapter, fast: bool, args) -> dict:
     model = attach_adapter(models.load_model(info, args.dtype), adapter, merge=fast)
     recs, _ = gsm8k_like_records(n_gen, seed=2)
     prompts = [r["prompt"] for r in recs]
-    outs, dt = timed(greedy_generate, model, tok, prompts, new_tokens, (), batch, fast)
+    outs, dt = timed(greedy_generate, model, tok, prompts, new_tokens, (), batch, fast, None, fast)
     gen_tokens = sum(n for _, n in outs)
     sprompts = [
         f"Review: {r['prompt'][10:200]}\nIs this review negative, neutral or positive?\nAnswer:"

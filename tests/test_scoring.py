@@ -236,7 +236,13 @@ def test_also_generate_reports_loglik_and_generated_accuracy(tiny_model, real_pr
         {"id": str(i), "prompt": p, "label": "positive", "choices": [" negative", " neutral", " positive"]}
         for i, p in enumerate(prompts[:6])
     ]
-    cfg = {"batch_size": 4, "sort_by_length": True, "shared_prefix": True, "bootstrap": 10}
+    cfg = {
+        "batch_size": 4,
+        "sort_by_length": True,
+        "continuous_batching": True,
+        "shared_prefix": True,
+        "bootstrap": 10,
+    }
     rows = evaluate.predict_choices(model, tok, records, card, cfg)
     assert all(r["pred_generated"] in [*card.labels, INVALID] and "generated" in r for r in rows)
     summary = evaluate.score_summary(rows, card, cfg, seed=0)

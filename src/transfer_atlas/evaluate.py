@@ -58,6 +58,7 @@ def _generate(model, tok, records, card: TaskCard, cfg: dict) -> list[tuple[str,
         cfg["batch_size"],
         cfg["sort_by_length"],
         _progress("generated"),
+        cfg["continuous_batching"],
     )
 
 

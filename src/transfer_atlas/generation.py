@@ -1,4 +1,4 @@
-"""Batched greedy generation with left padding and stop strings."""
+"""Batched greedy generation with stop strings: continuous batching, or `generate()` per batch."""
 
 from __future__ import annotations
 
@@ -6,38 +6,49 @@ from collections.abc import Sequence
 
 import torch
 
+from transfer_atlas.decoding import Unsupported, continuous_greedy
+
 
 def truncate_at_stop(text: str, stop: Sequence[str]) -> str:
     cut = min((text.find(s) for s in stop if s and s in text), default=-1)
     return text if cut < 0 else text[:cut]
 
 
-@torch.no_grad()
-def greedy_generate(
-    model,
-    tok,
-    prompts: Sequence[str],
-    max_new_tokens: int,
-    stop: Sequence[str] = (),
-    batch_size: int = 16,
-    sort_by_length: bool = True,
-    progress=None,
-) -> list[tuple[str, int]]:
-    """Greedy continuation of each prompt: [(text cut at the first stop string, n output tokens)].
+def _finish(tok, ids: list[int], stop: Sequence[str]) -> tuple[str, int]:
+    """(text cut at the first stop string, n tokens up to the stop string or eos) of an answer."""
+    if tok.eos_token_id in ids:  # eos, then padding
+        ids = ids[: ids.index(tok.eos_token_id)]
+    text = tok.decode(ids, skip_special_tokens=True)
+    cut = truncate_at_stop(text, stop)
+    n_tok = len(ids) if cut == text else len(tok(cut, add_special_tokens=False)["input_ids"])
+    return cut, n_tok
 
-    Prompts are left-padded; with `sort_by_length` similar lengths share a batch. The token
-    count is the number of generated tokens up to the stop string or end of sequence.
+
+def _stopper(tok, stop: Sequence[str]):
+    """is_done(ids) for continuous batching: eos, or a stop string in the decoded answer.
+
+    Only a tail of tokens long enough to hold any stop string is decoded each step; a hit
+    there is confirmed on the whole answer, so a row ends exactly when generate() would
+    have its stop string in the text.
     """
+    eos = tok.eos_token_id
+    window = max((len(s) for s in stop), default=0) + 8
+
+    def is_done(_prompt: int, ids: list[int]) -> bool:
+        if ids[-1] == eos:
+            return True
+        if not stop or not any(s in tok.decode(ids[-window:], skip_special_tokens=True) for s in stop):
+            return False
+        return any(s in tok.decode(ids, skip_special_tokens=True) for s in stop)
+
+    return is_done
+
+
+def _generate_batches(model, tok, prompts, order, max_new_tokens, stop, batch_size, progress):
+    """One `generate()` call per batch of `order`; each batch runs until its longest answer ends."""
     device = next(model.parameters()).device
     tok.padding_side = "left"
-    lengths = [len(tok(p)["input_ids"]) for p in prompts]
-    order = (
-        sorted(range(len(prompts)), key=lambda i: -lengths[i])
-        if sort_by_length
-        else list(range(len(prompts)))
-    )
-    results: list[tuple[str, int]] = [("", 0)] * len(prompts)
-    stop = [s for s in stop if s]
+    results: list[list[int]] = [[] for _ in prompts]
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
         enc = tok([prompts[i] for i in idx], return_tensors="pt", padding=True).to(device)
@@ -54,15 +65,49 @@ def greedy_generate(
             top_p=None,
             top_k=None,
         )
-        new = gen[:, enc["input_ids"].shape[1] :]
-        for row, i in zip(new, idx):
-            ids = row.tolist()
-            if tok.eos_token_id in ids:  # eos, then padding
-                ids = ids[: ids.index(tok.eos_token_id)]
-            text = tok.decode(ids, skip_special_tokens=True)
-            cut = truncate_at_stop(text, stop)
-            n_tok = len(ids) if cut == text else len(tok(cut, add_special_tokens=False)["input_ids"])
-            results[i] = (cut, n_tok)
+        for row, i in zip(gen[:, enc["input_ids"].shape[1] :], idx):
+            results[i] = row.tolist()
         if progress:
             progress(min(start + batch_size, len(order)), len(order))
     return results
+
+
+@torch.no_grad()
+def greedy_generate(
+    model,
+    tok,
+    prompts: Sequence[str],
+    max_new_tokens: int,
+    stop: Sequence[str] = (),
+    batch_size: int = 16,
+    sort_by_length: bool = True,
+    progress=None,
+    continuous: bool = True,
+) -> list[tuple[str, int]]:
+    """Greedy continuation of each prompt: [(text cut at the first stop string, n output tokens)].
+
+    `continuous`: keep `batch_size` rows decoding and refill finished slots with the next
+    prompts (transfer_atlas.decoding); otherwise one `generate()` call per left-padded batch.
+    With `sort_by_length` prompts enter longest first, so prefill batches pad little. Both
+    give the greedy answer of each prompt on its own. The token count is the number of
+    generated tokens up to the stop string or end of sequence.
+    """
+    stop = [s for s in stop if s]
+    if max_new_tokens <= 0 or not prompts:
+        return [("", 0)] * len(prompts)
+    ids = [tok(p)["input_ids"] for p in prompts]
+    order = list(range(len(prompts)))
+    if sort_by_length:
+        order.sort(key=lambda i: -len(ids[i]))
+    answers = None
+    if continuous:
+        pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+        try:
+            answers = continuous_greedy(
+                model, ids, order, max_new_tokens, pad, _stopper(tok, stop), batch_size, progress
+            )
+        except Unsupported:  # e.g. sliding-window caches: fall back to generate()
+            answers = None
+    if answers is None:
+        answers = _generate_batches(model, tok, prompts, order, max_new_tokens, stop, batch_size, progress)
+    return [_finish(tok, a, stop) for a in answers]
