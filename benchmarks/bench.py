@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ROOT, device_name, gsm8k_like_records, peak_gib, reset_peak, timed, write_record  # noqa: E402
 
 from transfer_atlas import io, models  # noqa: E402
-from transfer_atlas.batching import collate, schedule, tokenize_records  # noqa: E402
+from transfer_atlas.batching import CHUNK_BATCHES, collate, schedule, tokenize_records  # noqa: E402
 from transfer_atlas.evaluate import attach_adapter  # noqa: E402
 from transfer_atlas.generation import greedy_generate  # noqa: E402
 from transfer_atlas.scoring import choice_logprobs  # noqa: E402
@@ -91,7 +91,10 @@ def n_params(model) -> int:
 
 
 def bench_train(info, tok, mode: str, steps: int, batch: int, dtype: str) -> dict:
-    recs, source = gsm8k_like_records(steps * batch, seed=1)
+    """Times the first `steps` batches of the workflow's schedule over a pool of training
+    examples as large as one bucketing chunk (`batching.CHUNK_BATCHES` batches): the demo and
+    the study train about one epoch, so their bucketed batches come from chunks of that size."""
+    recs, source = gsm8k_like_records(max(steps, CHUNK_BATCHES) * batch, seed=1)
     ex = tokenize_records(tok, recs, 512)
     plan = schedule([len(e["input_ids"]) for e in ex], batch, steps, 0, mode)
     model = lora_model(models.load_model(info, dtype), LORA).train()
@@ -163,12 +166,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", choices=["smollm2", "llama3b"], default="smollm2")
     ap.add_argument("--dtype", default="float32", help="float32 on CPU, bfloat16 on a GPU")
-    ap.add_argument("--eval-batch", type=int, default=16)
+    ap.add_argument("--eval-batch", type=int, default=32, help="config/config.yaml's evaluate.batch_size")
     ap.add_argument("--naive-n", type=int, default=16, help="prompts timed on the naive eval path")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--train-steps", type=int, default=6)
     ap.add_argument("--batch", type=int, default=8)
-    ap.add_argument("--n-gen", type=int, default=16)
+    ap.add_argument(
+        "--n-gen", type=int, default=64, help="generation prompts (a demo cell has 32-48, a study cell 500+)"
+    )
     ap.add_argument("--n-score", type=int, default=32)
     ap.add_argument("--new-tokens", type=int, default=32)
     ap.add_argument("--model-dir", help="a local model folder instead of --model (tests)")

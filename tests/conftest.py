@@ -63,6 +63,29 @@ def tiny_model(tiny_model_dir):
     return load_model(info, "float32"), load_tokenizer(info)
 
 
+@pytest.fixture(scope="session")
+def sharp_model(tiny_model):
+    """A tiny random Llama with large weights: attention is peaked, so answers depend on
+    positions and on every earlier token (the shared tiny model's attention is ~uniform)."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tok = tiny_model[1]
+    torch.manual_seed(1)
+    cfg = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        initializer_range=0.3,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+    )
+    return LlamaForCausalLM(cfg).eval(), tok
+
+
 @pytest.fixture
 def shared_datasets() -> Path:
     if not SHARED_DATA.is_dir():

@@ -148,15 +148,17 @@ def _kwargs_variants():
 
 
 @pytest.fixture(scope="module")
-def reference(tiny_model, real_prompts):
-    model, tok = tiny_model
+def reference(sharp_model, real_prompts):
+    model, tok = sharp_model
     prompts, choices = real_prompts
     return [[reference_logprob(model, tok, p, c) for c in cs] for p, cs in zip(prompts, choices, strict=True)]
 
 
 @pytest.mark.parametrize("batch_size, sort", [(1, True), (3, False), (8, True), (64, True)])
-def test_choice_logprobs_equal_reference(tiny_model, real_prompts, reference, batch_size, sort):
-    model, tok = tiny_model
+def test_choice_logprobs_equal_reference(sharp_model, real_prompts, reference, batch_size, sort):
+    """Against one unpadded forward per (prompt, choice), on a model whose answers depend on
+    positions and context (so padding or position-id mistakes show)."""
+    model, tok = sharp_model
     prompts, choices = real_prompts
     ref = reference
     for kwargs in _kwargs_variants():

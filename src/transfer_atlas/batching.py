@@ -11,6 +11,7 @@ import random
 import torch
 
 IGNORE = -100
+CHUNK_BATCHES = 16  # `bucketed`: batches per length-sorted chunk of a shuffled epoch
 
 
 def tokenize_records(tok, records: list[dict], max_length: int) -> list[dict]:
@@ -31,7 +32,7 @@ def tokenize_records(tok, records: list[dict], max_length: int) -> list[dict]:
 
 def schedule(lengths: list[int], batch_size: int, steps: int, seed: int, mode: str) -> list[list[int]]:
     """Example indices for each step. `padded`: random batches; `bucketed`: each epoch is
-    shuffled, cut into chunks of 16 batches, sorted by length inside a chunk, and the
+    shuffled, cut into chunks of CHUNK_BATCHES batches, sorted by length inside a chunk, and the
     resulting batches are shuffled, so a batch holds examples of similar length."""
     rng = random.Random(seed)
     n = len(lengths)
@@ -40,7 +41,7 @@ def schedule(lengths: list[int], batch_size: int, steps: int, seed: int, mode: s
         perm = list(range(n))
         rng.shuffle(perm)
         if mode == "bucketed":
-            chunk = 16 * batch_size
+            chunk = CHUNK_BATCHES * batch_size
             epoch = []
             for c in range(0, n, chunk):
                 part = sorted(perm[c : c + chunk], key=lambda i: lengths[i])

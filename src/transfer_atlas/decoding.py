@@ -118,13 +118,19 @@ class _Batch:
                 layer._set(layer.keys[:, :, start:], layer.values[:, :, start:])
 
 
+def left_pad(seqs: Sequence[list[int]], pad_id: int, device) -> tuple[torch.Tensor, ...]:
+    """(input_ids, attention_mask, position_ids) of left-padded token lists; each sequence's
+    positions start at 0 at its first real token, so padding changes nothing it computes."""
+    width = max(len(x) for x in seqs)
+    input_ids = torch.tensor([[pad_id] * (width - len(x)) + list(x) for x in seqs], device=device)
+    mask = torch.tensor([[0] * (width - len(x)) + [1] * len(x) for x in seqs], device=device)
+    return input_ids, mask, (mask.cumsum(1) - 1).clamp(min=0)
+
+
 @torch.no_grad()
 def _prefill(model, ids: list[list[int]], pad_id: int, device):
     """One forward over left-padded prompts: (cache, mask, next positions, first greedy tokens)."""
-    width = max(len(x) for x in ids)
-    input_ids = torch.tensor([[pad_id] * (width - len(x)) + x for x in ids], device=device)
-    mask = torch.tensor([[0] * (width - len(x)) + [1] * len(x) for x in ids], device=device)
-    position_ids = (mask.cumsum(1) - 1).clamp(min=0)
+    input_ids, mask, position_ids = left_pad(ids, pad_id, device)
     cache = DynamicCache()
     out = model(
         input_ids=input_ids,

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from transfer_atlas.decoding import left_pad
+
 STRICT = re.compile(r"#### (\-?[0-9\.\,]+)")
 FLEXIBLE = re.compile(r"(-?[$0-9.,]{2,})|(-?[0-9]+)")
 INVALID = "[invalid]"
@@ -93,17 +95,6 @@ def build_requests(tok, prompts: Sequence[str], choices: Sequence[Sequence[str]]
     return requests
 
 
-def _pad_batch(seqs: list[list[int]], pad: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Right-pad token lists into (input_ids, attention_mask)."""
-    width = max(len(x) for x in seqs)
-    inp = torch.full((len(seqs), width), pad, dtype=torch.long)
-    mask = torch.zeros((len(seqs), width), dtype=torch.long)
-    for b, ids in enumerate(seqs):
-        inp[b, : len(ids)] = torch.tensor(ids)
-        mask[b, : len(ids)] = 1
-    return inp, mask
-
-
 def _batches(items: list, batch_size: int, key, sort: bool):
     order = sorted(range(len(items)), key=lambda k: -key(items[k])) if sort else list(range(len(items)))
     for start in range(0, len(order), batch_size):
@@ -111,34 +102,34 @@ def _batches(items: list, batch_size: int, key, sort: bool):
 
 
 @torch.no_grad()
+def _forward_last(model, seqs: list[list[int]], pad: int, keep: int) -> torch.Tensor:
+    """float32 log-probabilities at the last `keep` positions of each left-padded sequence:
+    [batch, keep, vocab]. The LM head runs on those positions only."""
+    device = next(model.parameters()).device
+    inp, mask, positions = left_pad(seqs, pad, device)
+    out = model(input_ids=inp, attention_mask=mask, position_ids=positions, logits_to_keep=keep)
+    return torch.log_softmax(out.logits.float(), -1)
+
+
 def _score_full(model, requests, out, batch_size, pad, sort, progress) -> None:
     """One forward over context + continuation per (example, choice)."""
-    device = next(model.parameters()).device
     done = 0
     for batch in _batches(requests, batch_size, lambda r: len(r[2]), sort):
-        inp, mask = _pad_batch([r[2][:-1] for r in batch], pad)
-        logp = torch.log_softmax(
-            model(input_ids=inp.to(device), attention_mask=mask.to(device)).logits.float(), -1
-        )
+        keep = max(r[3] for r in batch)
+        logp = _forward_last(model, [r[2][:-1] for r in batch], pad, keep)
         for b, (i, j, ids, n_cont) in enumerate(batch):
-            n_in = len(ids) - 1
-            target = torch.tensor(ids[-n_cont:], device=device)
-            out[i][j] = float(logp[b, n_in - n_cont : n_in].gather(1, target[:, None]).sum())
+            target = torch.tensor(ids[-n_cont:], device=logp.device)
+            out[i][j] = float(logp[b, keep - n_cont :].gather(1, target[:, None]).sum())
         done += len(batch)
         if progress:
             progress(done, len(requests))
 
 
-@torch.no_grad()
 def _score_shared_prefix(model, groups, out, batch_size, pad, sort, progress) -> None:
     """Single-token continuations: one forward over the context serves every choice."""
-    device = next(model.parameters()).device
     done = 0
     for batch in _batches(groups, batch_size, lambda g: len(g[1]), sort):
-        inp, mask = _pad_batch([g[1] for g in batch], pad)
-        logits = model(input_ids=inp.to(device), attention_mask=mask.to(device)).logits
-        last = mask.sum(1).to(device) - 1
-        logp = torch.log_softmax(logits[torch.arange(len(batch), device=device), last].float(), -1)
+        logp = _forward_last(model, [g[1] for g in batch], pad, 1)[:, -1]
         for b, (i, _, choice_tokens) in enumerate(batch):
             for j, token in choice_tokens:
                 out[i][j] = float(logp[b, token])
@@ -160,8 +151,9 @@ def choice_logprobs(
 ) -> list[list[float]]:
     """Sum of log-probabilities of each choice's tokens given its prompt: [example][choice].
 
-    Sequences are right-padded (causal attention makes padding after a sequence inert) and,
-    by default, batched by length. With `shared_prefix`, an example whose choices are all
+    Sequences are left-padded with masked padding and their own position ids, so the LM head
+    runs only on the positions that predict a choice token; by default they are batched by
+    length. With `shared_prefix`, an example whose choices are all
     single tokens is scored from one forward pass over its prompt. Neither batching nor
     the shared prefix changes the numbers beyond float rounding.
     """
