@@ -7,9 +7,11 @@ Models: SmolLM2-135M-Instruct (the checkpoint prepare_model makes; converted her
 absent), or `--model llama3b`: random weights in the shape of resources/models/llama-3.2-3b.json
 (vocabulary cut to SmolLM2's tokenizer, so the workflow's tokenizer code paths run unchanged).
 Training: padded random batches (naive) vs length-bucketed batches (default), on a
-GSM8K-like length distribution; tokens/s counts non-padding tokens.
-Generation: unmerged adapter, one prompt at a time (naive) vs merged adapter, batched,
-length-sorted (default); outputs must be identical.
+GSM8K-like length distribution (a pool of one bucketing chunk); tokens/s counts
+non-padding tokens.
+Generation: unmerged adapter, one prompt at a time with generate() (naive) vs merged
+adapter, continuous batching (finished rows' slots refilled), length-sorted (default);
+outputs must be identical.
 Scoring: unmerged adapter, one (prompt, choice) sequence at a time (naive) vs merged,
 batched, shared-prefix (default); log-likelihoods must agree.
 MFU (GPU only): training at 4N FLOPs per token (frozen base: no weight gradients; the

@@ -20,41 +20,45 @@ from collections import deque
 from collections.abc import Callable, Sequence
 
 import torch
-import torch.nn.functional as F
 from transformers import DynamicCache
 from transformers.cache_utils import DynamicLayer
 
 HEADROOM = 64  # cache steps allocated ahead, so appends are in-place writes
 
 
+def _right_aligned(parts: list[torch.Tensor], width: int, headroom: int) -> torch.Tensor:
+    """Stack [rows, ..., time(dim 2 or last of a 2-d mask), ...] parts along rows in a zero
+    buffer `width + headroom` steps long, each part's steps ending at step `width`."""
+    dim = 2 if parts[0].dim() == 4 else 1
+    shape = list(parts[0].shape)
+    shape[0], shape[dim] = sum(p.shape[0] for p in parts), width + headroom
+    out = parts[0].new_zeros(shape)
+    row = 0
+    for part in parts:
+        n, t = part.shape[0], part.shape[dim]
+        out[row : row + n].narrow(dim, width - t, t).copy_(part)
+        row += n
+    return out
+
+
 class _SlotLayer(DynamicLayer):
     """A DynamicLayer whose keys/values are views into a buffer with spare time steps."""
 
-    def __init__(self, keys: torch.Tensor, values: torch.Tensor):
+    def __init__(self, keys: torch.Tensor, values: torch.Tensor, length: int):
         super().__init__()
         self.is_initialized, self.device = True, keys.device
-        self._set(keys, values)
-
-    def _set(self, keys: torch.Tensor, values: torch.Tensor) -> None:
-        b, h, t, d = keys.shape
-        self._k = keys.new_zeros(b, h, t + HEADROOM, d)
-        self._v = values.new_zeros(b, h, t + HEADROOM, values.shape[-1])
-        self._k[:, :, :t], self._v[:, :, :t] = keys, values
-        self.keys, self.values = self._k[:, :, :t], self._v[:, :, :t]
+        self._k, self._v = keys, values
+        self.keys, self.values = keys[:, :, :length], values[:, :, :length]
 
     def update(self, key_states, value_states, *args, **kwargs):
         n, t = self.keys.shape[-2], key_states.shape[-2]
         if n + t > self._k.shape[-2]:
-            self._set(self.keys, self.values)
+            self._k = _right_aligned([self.keys], n, HEADROOM)
+            self._v = _right_aligned([self.values], n, HEADROOM)
         self._k[:, :, n : n + t] = key_states
         self._v[:, :, n : n + t] = value_states
         self.keys, self.values = self._k[:, :, : n + t], self._v[:, :, : n + t]
         return self.keys, self.values
-
-    def batch_select_indices(self, indices: torch.Tensor) -> None:
-        n = self.keys.shape[-2]
-        self._k, self._v = self._k[indices], self._v[indices]
-        self.keys, self.values = self._k[:, :, :n], self._v[:, :, :n]
 
 
 class Unsupported(Exception):
@@ -66,56 +70,56 @@ def supports_slots(cache) -> bool:
     return isinstance(cache, DynamicCache) and all(type(x) is DynamicLayer for x in cache.layers)
 
 
-def _pad_left(x: torch.Tensor, length: int, dim: int) -> torch.Tensor:
-    missing = length - x.shape[dim]
-    if missing == 0:
-        return x
-    pad = [0, 0] * (x.dim() - 1 - dim % x.dim()) + [missing, 0]
-    return F.pad(x, pad)
-
-
 class _Batch:
-    """The rows being decoded: cache, attention mask, next position and next input token."""
+    """The rows being decoded: cache, attention mask, next position and next input token.
+
+    A row that ends stays in the batch as a dead slot (its tokens are ignored) until the next
+    rebuild, which drops dead rows and adds new ones in one copy of the cache: copying the
+    cache whenever a row ends would cost about a decode step each time.
+    """
 
     def __init__(self):
         self.rows: list[int] = []  # prompt index of each row
+        self.alive: list[bool] = []
         self.cache: DynamicCache | None = None
         self.mask = self.pos = self.last = None
 
     def __len__(self) -> int:
         return len(self.rows)
 
-    def join(self, rows: list[int], cache, mask, pos, last) -> None:
-        """Append prefilled rows; both parts are left-padded to the longer cache."""
-        if not self.rows:
-            self.rows, self.mask, self.pos, self.last = rows, mask, pos, last
-            self.cache = DynamicCache()
-            self.cache.layers = [_SlotLayer(x.keys, x.values) for x in cache.layers]
-            self.cache.layer_class_to_replicate = None
-            return
-        t = max(self.mask.shape[1], mask.shape[1])
-        self.mask = torch.cat([_pad_left(self.mask, t, 1), _pad_left(mask, t, 1)])
-        for mine, new in zip(self.cache.layers, cache.layers):
-            keys = torch.cat([_pad_left(mine.keys, t, 2), _pad_left(new.keys, t, 2)])
-            values = torch.cat([_pad_left(mine.values, t, 2), _pad_left(new.values, t, 2)])
-            mine._set(keys, values)
-        self.rows, self.pos, self.last = (
-            self.rows + rows,
-            torch.cat([self.pos, pos]),
-            torch.cat([self.last, last]),
-        )
+    def live(self) -> int:
+        return sum(self.alive)
 
-    def keep(self, keep: list[int]) -> None:
-        """Drop every row not in `keep` (batch positions), and time steps no remaining row uses."""
-        index = torch.tensor(keep, dtype=torch.long, device=self.mask.device)
-        self.rows = [self.rows[i] for i in keep]
-        self.mask, self.pos, self.last = self.mask[index], self.pos[index], self.last[index]
-        self.cache.batch_select_indices(index)
-        start = int(self.mask.any(0).int().argmax()) if keep else 0
-        if start >= HEADROOM // 2:  # compact: drop leading columns that are padding in every row
-            self.mask = self.mask[:, start:]
-            for layer in self.cache.layers:
-                layer._set(layer.keys[:, :, start:], layer.values[:, :, start:])
+    def rebuild(self, new=None) -> None:
+        """Keep the live rows, append the prefilled `new` = (rows, cache, mask, pos, first
+        tokens), right-align every row's time steps and drop steps that are padding in all."""
+        keep = [i for i, a in enumerate(self.alive) if a]
+        parts_mask, parts_kv, rows, pos, last = [], [], [], [], []
+        if keep:
+            index = torch.tensor(keep, device=self.mask.device)
+            mask = self.mask[index]
+            start = int(mask.any(0).int().argmax())
+            parts_mask.append(mask[:, start:])
+            parts_kv.append(
+                [(x.keys[index, :, start:], x.values[index, :, start:]) for x in self.cache.layers]
+            )
+            rows, pos, last = [self.rows[i] for i in keep], [self.pos[index]], [self.last[index]]
+        if new:
+            new_rows, cache, mask, new_pos, first = new
+            parts_mask.append(mask)
+            parts_kv.append([(x.keys, x.values) for x in cache.layers])
+            rows, pos, last = rows + new_rows, pos + [new_pos], last + [first]
+        width = max(m.shape[1] for m in parts_mask)
+        self.mask = _right_aligned(parts_mask, width, 0)
+        layers = []
+        for per_layer in zip(*parts_kv):
+            keys = _right_aligned([k for k, _ in per_layer], width, HEADROOM)
+            values = _right_aligned([v for _, v in per_layer], width, HEADROOM)
+            layers.append(_SlotLayer(keys, values, width))
+        self.cache = DynamicCache()
+        self.cache.layers, self.cache.layer_class_to_replicate = layers, None
+        self.rows, self.alive = rows, [True] * len(rows)
+        self.pos, self.last = torch.cat(pos), torch.cat(last)
 
 
 def left_pad(seqs: Sequence[list[int]], pad_id: int, device) -> tuple[torch.Tensor, ...]:
@@ -173,34 +177,38 @@ def continuous_greedy(
     """Greedy token ids for each prompt (up to `is_done`, eos included if it ended the row).
 
     Prompts enter in `order`; `is_done(prompt index, ids)` is asked after each new token of a
-    row, and the row leaves when it says True or `max_new_tokens` is reached.
+    row, and the row leaves when it says True or `max_new_tokens` is reached. New prompts
+    join once a quarter of the slots are free; with no prompts left, dead rows are dropped
+    once they are half the batch.
     """
     device = next(model.parameters()).device
     queue, batch = deque(order), _Batch()
     out: list[list[int]] = [[] for _ in prompt_ids]
     finished = 0
-    while queue or batch:
-        free = batch_size - len(batch)
-        if queue and (not batch or free >= max(1, batch_size // 4)):
+    while queue or batch.live():
+        free = batch_size - batch.live()
+        if queue and (not batch.live() or free >= max(1, batch_size // 4)):
             rows = [queue.popleft() for _ in range(min(free, len(queue)))]
             cache, mask, pos, first = _prefill(model, [prompt_ids[i] for i in rows], pad_id, device)
             if not supports_slots(cache):
                 raise Unsupported(type(cache).__name__)
-            batch.join(rows, cache, mask, pos, first)
-            new = list(range(len(batch) - len(rows), len(batch)))
-            tokens = first.tolist()
+            batch.rebuild((rows, cache, mask, pos, first))
+            new, tokens = range(len(batch) - len(rows), len(batch)), first.tolist()
         else:
-            new, tokens = list(range(len(batch))), _step(model, batch).tolist()
+            if not queue and 2 * batch.live() <= len(batch) and len(batch) > 1:
+                batch.rebuild()
+            tokens = _step(model, batch).tolist()
             batch.last = torch.tensor(tokens, device=device)
-        keep = [i for i in range(len(batch)) if i not in new]
+            new = [i for i in range(len(batch)) if batch.alive[i]]
+            tokens = [tokens[i] for i in new]
+        ended = 0
         for i, token in zip(new, tokens):
             ids = out[batch.rows[i]]
             ids.append(token)
-            if len(ids) < max_new_tokens and not is_done(batch.rows[i], ids):
-                keep.append(i)
-        if len(keep) < len(batch):
-            before, finished = finished, finished + len(batch) - len(keep)
-            batch.keep(sorted(keep))
+            if len(ids) >= max_new_tokens or is_done(batch.rows[i], ids):
+                batch.alive[i], ended = False, ended + 1
+        if ended:
+            before, finished = finished, finished + ended
             if progress and (finished // batch_size > before // batch_size or finished == len(out)):
                 progress(finished, len(out))
     return out
