@@ -149,7 +149,7 @@ def bench_eval(info, tok, adapter, fast: bool, args) -> dict:
         for r in recs[:n_score]
     ]
     choices = [[" negative", " neutral", " positive"]] * len(sprompts)
-    lps, sdt = timed(choice_logprobs, model, tok, sprompts, choices, batch, 2048, fast, fast)
+    lps, sdt = timed(choice_logprobs, model, tok, sprompts, choices, batch, 2048, fast, fast, None, fast)
     scored = sum(len(tok(p)["input_ids"]) + 1 for p in sprompts) * 3
     return {
         "generate_tokens_per_s": gen_tokens / dt,

@@ -19,6 +19,7 @@ EVAL_CFG = {
     "merge_adapter": True,
     "sort_by_length": True,
     "continuous_batching": True,
+    "trim_logits": True,
     "shared_prefix": True,
     "bootstrap": 50,
     "max_eval": None,
@@ -83,6 +84,7 @@ def test_fast_path_equals_naive_path(setup, task):
         "merge_adapter": False,
         "sort_by_length": False,
         "continuous_batching": False,
+        "trim_logits": False,
         "shared_prefix": False,
     }
     naive = _cell(setup, task, naive_cfg, f"naive_{task}")
@@ -132,7 +134,7 @@ def slow(*a, **k):
     time.sleep(60)
 ev.predict_generation = slow
 info, adapter, path, out = json.loads(sys.argv[1])
-cfg = {"batch_size": 4, "merge_adapter": True, "sort_by_length": True, "continuous_batching": True, "shared_prefix": True, "bootstrap": 10, "max_eval": None}
+cfg = {"batch_size": 4, "merge_adapter": True, "sort_by_length": True, "continuous_batching": True, "trim_logits": True, "shared_prefix": True, "bootstrap": 10, "max_eval": None}
 ev.evaluate_cell(info, adapter, path, load_card("arith_small"), cfg, out + ".jsonl", out + ".json", {"adapter": "a", "target": "t"})
 """
 

@@ -144,7 +144,11 @@ def real_prompts():
 
 def _kwargs_variants():
     has_shared = "shared_prefix" in inspect.signature(scoring.choice_logprobs).parameters
-    return [{"shared_prefix": s} for s in (True, False)] if has_shared else [{}]
+    return (
+        [{"shared_prefix": s, "trim_logits": t} for s in (True, False) for t in (True, False)]
+        if has_shared
+        else [{}]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -242,6 +246,7 @@ def test_also_generate_reports_loglik_and_generated_accuracy(tiny_model, real_pr
         "batch_size": 4,
         "sort_by_length": True,
         "continuous_batching": True,
+        "trim_logits": True,
         "shared_prefix": True,
         "bootstrap": 10,
     }

@@ -96,6 +96,7 @@ def predict_choices(model, tok, records, card: TaskCard, cfg: dict) -> list[dict
         cfg["batch_size"],
         sort_by_length=cfg["sort_by_length"],
         shared_prefix=cfg["shared_prefix"],
+        trim_logits=cfg["trim_logits"],
         progress=_progress("scored"),
     )
     rows = []

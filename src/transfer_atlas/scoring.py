@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import partial
 
 import numpy as np
 import torch
@@ -102,21 +103,24 @@ def _batches(items: list, batch_size: int, key, sort: bool):
 
 
 @torch.no_grad()
-def _forward_last(model, seqs: list[list[int]], pad: int, keep: int) -> torch.Tensor:
+def _forward_last(model, pad: int, trim: bool, seqs: list[list[int]], keep: int) -> torch.Tensor:
     """float32 log-probabilities at the last `keep` positions of each left-padded sequence:
-    [batch, keep, vocab]. The LM head runs on those positions only."""
+    [batch, keep, vocab]. With `trim` the LM head runs on those positions only; otherwise
+    on every position (full-sequence logits, as lm-evaluation-harness computes them)."""
     device = next(model.parameters()).device
     inp, mask, positions = left_pad(seqs, pad, device)
-    out = model(input_ids=inp, attention_mask=mask, position_ids=positions, logits_to_keep=keep)
-    return torch.log_softmax(out.logits.float(), -1)
+    out = model(
+        input_ids=inp, attention_mask=mask, position_ids=positions, logits_to_keep=keep if trim else 0
+    )
+    return torch.log_softmax(out.logits[:, -keep:].float(), -1)
 
 
-def _score_full(model, requests, out, batch_size, pad, sort, progress) -> None:
+def _score_full(forward, requests, out, batch_size, sort, progress) -> None:
     """One forward over context + continuation per (example, choice)."""
     done = 0
     for batch in _batches(requests, batch_size, lambda r: len(r[2]), sort):
         keep = max(r[3] for r in batch)
-        logp = _forward_last(model, [r[2][:-1] for r in batch], pad, keep)
+        logp = forward([r[2][:-1] for r in batch], keep)
         for b, (i, j, ids, n_cont) in enumerate(batch):
             target = torch.tensor(ids[-n_cont:], device=logp.device)
             out[i][j] = float(logp[b, keep - n_cont :].gather(1, target[:, None]).sum())
@@ -125,11 +129,11 @@ def _score_full(model, requests, out, batch_size, pad, sort, progress) -> None:
             progress(done, len(requests))
 
 
-def _score_shared_prefix(model, groups, out, batch_size, pad, sort, progress) -> None:
+def _score_shared_prefix(forward, groups, out, batch_size, sort, progress) -> None:
     """Single-token continuations: one forward over the context serves every choice."""
     done = 0
     for batch in _batches(groups, batch_size, lambda g: len(g[1]), sort):
-        logp = _forward_last(model, [g[1] for g in batch], pad, 1)[:, -1]
+        logp = forward([g[1] for g in batch], 1)[:, -1]
         for b, (i, _, choice_tokens) in enumerate(batch):
             for j, token in choice_tokens:
                 out[i][j] = float(logp[b, token])
@@ -148,18 +152,20 @@ def choice_logprobs(
     sort_by_length: bool = True,
     shared_prefix: bool = True,
     progress=None,
+    trim_logits: bool = True,
 ) -> list[list[float]]:
     """Sum of log-probabilities of each choice's tokens given its prompt: [example][choice].
 
-    Sequences are left-padded with masked padding and their own position ids, so the LM head
-    runs only on the positions that predict a choice token; by default they are batched by
-    length. With `shared_prefix`, an example whose choices are all
+    Sequences are left-padded with masked padding and their own position ids; with
+    `trim_logits` the LM head runs only on the positions that predict a choice token. By
+    default sequences are batched by length. With `shared_prefix`, an example whose choices are all
     single tokens is scored from one forward pass over its prompt. Neither batching nor
     the shared prefix changes the numbers beyond float rounding.
     """
     requests = build_requests(tok, prompts, choices, max_length)
     out = [[0.0] * len(c) for c in choices]
     pad = tok.pad_token_id if tok.pad_token_id is not None else 0
+    forward = partial(_forward_last, model, pad, trim_logits)
     by_example: dict[int, list] = {}
     for req in requests:
         by_example.setdefault(req[0], []).append(req)
@@ -170,7 +176,7 @@ def choice_logprobs(
         else:
             rest += reqs
     if groups:
-        _score_shared_prefix(model, groups, out, batch_size, pad, sort_by_length, progress)
+        _score_shared_prefix(forward, groups, out, batch_size, sort_by_length, progress)
     if rest:
-        _score_full(model, rest, out, batch_size, pad, sort_by_length, progress)
+        _score_full(forward, rest, out, batch_size, sort_by_length, progress)
     return out
