@@ -14,6 +14,8 @@ adapter, continuous batching (finished rows' slots refilled), length-sorted (def
 outputs must be identical.
 Scoring: unmerged adapter, one (prompt, choice) sequence at a time (naive) vs merged,
 batched, shared-prefix (default); log-likelihoods must agree.
+--sweep-batches 128,256,512 also times the default generation path at those batch sizes
+(`generate_sweep`, `best_generate_tokens_per_s`; out of memory ends the sweep).
 MFU (GPU only): training at 4N FLOPs per token (frozen base: no weight gradients; the
 issue's convention), scoring at 2N, against the device's dense bf16 peak.
 Writes benchmarks/results/<device>-<time>.json and prints the ratios.
@@ -164,6 +166,34 @@ def bench_eval(info, tok, adapter, fast: bool, args) -> dict:
     }
 
 
+def bench_sweep(info, tok, adapter, args, reference: list[str]) -> list[dict]:
+    """Fast-path generation at each batch size of --sweep-batches (merged adapter, the same
+    prompts): tokens/s, peak memory, and whether the outputs equal the default run's. A batch
+    size that runs out of GPU memory is recorded as such and ends the sweep."""
+    model = attach_adapter(models.load_model(info, args.dtype), adapter, merge=True)
+    prompts = [r["prompt"] for r in gsm8k_like_records(args.n_gen, seed=2)[0]]
+    sweep = []
+    for batch in args.sweep_batches:
+        reset_peak()
+        try:
+            outs, dt = timed(greedy_generate, model, tok, prompts, args.new_tokens, (), batch)
+        except torch.OutOfMemoryError:
+            torch.cuda.empty_cache()
+            sweep.append({"batch": batch, "error": "out of memory"})
+            break
+        tokens = sum(n for _, n in outs)
+        sweep.append(
+            {
+                "batch": batch,
+                "generate_tokens_per_s": tokens / dt,
+                "peak_gib": peak_gib(),
+                "identical_to_default": [o for o, _ in outs] == reference,
+            }
+        )
+        print(f"  sweep batch {batch:4d}: {tokens / dt:9.1f} generated tok/s")
+    return sweep
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", choices=["smollm2", "llama3b"], default="smollm2")
@@ -178,6 +208,12 @@ def main() -> None:
     )
     ap.add_argument("--n-score", type=int, default=32)
     ap.add_argument("--new-tokens", type=int, default=32)
+    ap.add_argument(
+        "--sweep-batches",
+        type=lambda v: [int(x) for x in v.split(",") if x],
+        default=[],
+        help="comma-separated generation batch sizes to time on the fast path (e.g. 64,128,256)",
+    )
     ap.add_argument("--model-dir", help="a local model folder instead of --model (tests)")
     ap.add_argument("--out-dir", help="where the JSON record goes (default benchmarks/results/)")
     args = ap.parse_args()
@@ -193,8 +229,10 @@ def main() -> None:
         run["train_mfu"], run["score_mfu"] = mfu(run["train_flops_per_s"]), mfu(run["score_flops_per_s"])
         runs[name] = run
     base, fast = runs["naive"], runs["default"]
-    naive_out = base.pop("outputs")
-    same_outputs = naive_out == fast.pop("outputs")[: len(naive_out)]
+    naive_out, fast_out = base.pop("outputs"), fast.pop("outputs")
+    same_outputs = naive_out == fast_out[: len(naive_out)]
+    sweep = bench_sweep(info, tok, adapter, args, fast_out) if args.sweep_batches else []
+    rates = [r["generate_tokens_per_s"] for r in sweep if "generate_tokens_per_s" in r]
     lp_diff = max(
         abs(a - b) for x, y in zip(base.pop("logprobs"), fast.pop("logprobs")) for a, b in zip(x, y)
     )
@@ -211,6 +249,8 @@ def main() -> None:
         "speedup": speedup,
         "identical_generations": same_outputs,
         "max_logprob_abs_diff": lp_diff,
+        "generate_sweep": sweep,
+        "best_generate_tokens_per_s": max([fast["generate_tokens_per_s"], *rates]),
         "settings": vars(args),
     }
     path = write_record("gpu" if torch.cuda.is_available() else "cpu", record, args.out_dir)

@@ -15,4 +15,4 @@ fi
 export PYTHONPATH=$PWD/src:${PYTHONPATH:-}
 nvidia-smi --query-gpu=name,memory.total --format=csv
 python3 benchmarks/bench.py --model llama3b --dtype bfloat16 --train-steps 10 --batch 8 \
-  --n-gen 256 --eval-batch 64 --n-score 512 --new-tokens 128
+  --n-gen 256 --eval-batch 64 --n-score 512 --new-tokens 128 --sweep-batches 128,256,512

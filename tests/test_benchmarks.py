@@ -62,6 +62,7 @@ def test_bench_runs_end_to_end_and_writes_the_record(tmp_path, tiny_model_dir):
         "2",
     ]
     args += ["--n-gen", "2", "--n-score", "2", "--naive-n", "2", "--new-tokens", "3", "--eval-batch", "2"]
+    args += ["--sweep-batches", "1,2"]
     proc = subprocess.run(
         [sys.executable, str(root / "benchmarks" / "bench.py"), *args], capture_output=True, text=True
     )
@@ -72,3 +73,7 @@ def test_bench_runs_end_to_end_and_writes_the_record(tmp_path, tiny_model_dir):
     assert all(f in record and f in record["baseline"] for f in fields)
     assert set(record["speedup"]) == {"train", "generate", "score"} and record["device"]
     assert record["identical_generations"] is True and record["max_logprob_abs_diff"] < 1e-4
+    assert [r["batch"] for r in record["generate_sweep"]] == [1, 2]
+    assert all(r["identical_to_default"] for r in record["generate_sweep"])
+    best = max(r["generate_tokens_per_s"] for r in record["generate_sweep"])
+    assert record["best_generate_tokens_per_s"] == max(best, record["generate_tokens_per_s"])
