@@ -197,8 +197,8 @@ def continuous_greedy(
         else:
             if not queue and 2 * batch.live() <= len(batch) and len(batch) > 1:
                 batch.rebuild()
-            tokens = _step(model, batch).tolist()
-            batch.last = torch.tensor(tokens, device=device)
+            batch.last = _step(model, batch)
+            tokens = batch.last.tolist()
             new = [i for i in range(len(batch)) if batch.alive[i]]
             tokens = [tokens[i] for i in new]
         ended = 0

@@ -25,7 +25,7 @@ def _finish(tok, ids: list[int], stop: Sequence[str]) -> tuple[str, int]:
 
 
 def _stopper(tok, stop: Sequence[str]):
-    """is_done(ids) for continuous batching: eos, or a stop string in the decoded answer.
+    """is_done(prompt index, ids) for continuous batching: eos, or a stop string in the answer.
 
     Only a tail of tokens long enough to hold any stop string is decoded each step; a hit
     there is confirmed on the whole answer, so a row ends exactly when generate() would
@@ -107,7 +107,7 @@ def greedy_generate(
                 model, ids, order, max_new_tokens, pad, _stopper(tok, stop), batch_size, progress
             )
         except Unsupported:  # e.g. sliding-window caches: fall back to generate()
-            answers = None
+            pass
     if answers is None:
         answers = _generate_batches(model, tok, prompts, order, max_new_tokens, stop, batch_size, progress)
     return [_finish(tok, a, stop) for a in answers]
