@@ -3,25 +3,16 @@
 from __future__ import annotations
 
 import json
-import re
 
 import pandas as pd
 import pytest
 
-from tests.conftest import read_json, run_snakemake, tiny_config, write_config
+from tests.conftest import HUB_TOKEN as TOKEN
+from tests.conftest import dry_run_counts, read_json, tiny_config, write_config
 
 pytestmark = pytest.mark.slow
 
-TOKEN = "hf_SENTINELtokenMustNeverBeWritten42"
 NEW = {"name": "arith_large", "task": "arith_large", "n_train": 24, "n_eval": 8, "seed": 4}
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory, tiny_model_dir):
-    work = tmp_path_factory.mktemp("e2e")
-    cfg = write_config(work / "config.yaml", tiny_config(tiny_model_dir))
-    run_snakemake(work, cfg, env={"HF_TOKEN": TOKEN})
-    return work, cfg
 
 
 def test_every_output_matches_its_contract(tiny_run):
@@ -83,29 +74,19 @@ def test_hub_token_never_reaches_outputs_or_logs(tiny_run):
     assert leaked == []
 
 
-def _dry_run_counts(work, cfg) -> dict[str, int]:
-    out = run_snakemake(work, cfg, "-n", "--quiet", "rules").stdout
-    counts = {}
-    for line in out.splitlines():
-        m = re.match(r"^(\w+)\s+(\d+)$", line.strip())
-        if m and m.group(1) != "total":
-            counts[m.group(1)] = int(m.group(2))
-    return counts
-
-
 def test_nothing_left_to_do_after_a_run(tiny_run):
     work, cfg = tiny_run
-    assert _dry_run_counts(work, cfg) == {}
+    assert dry_run_counts(work, cfg) == {}
 
 
 def test_adding_one_dataset_schedules_only_new_cells(tiny_run, tiny_model_dir):
     work, _ = tiny_run
     config = tiny_config(tiny_model_dir)
     config["datasets"].append(NEW)
-    counts = _dry_run_counts(work, write_config(work / "config_plus.yaml", config))
+    counts = dry_run_counts(work, write_config(work / "config_plus.yaml", config))
     n = 3  # datasets before; the new adapter on N+1 targets + N+1 old rows (base included) on the new target
     core = {
-        "prepare_data": 1,
+        "prepare_data": 2,  # its train and eval splits
         "profile_data": 1,
         "train_lora": 1,
         "evaluate": 2 * n + 2,
@@ -122,5 +103,5 @@ def test_row_jobs_score_every_target_of_an_adapter(tiny_run, tiny_model_dir):
     config = tiny_config(tiny_model_dir)
     config["datasets"].append(NEW)
     config["evaluate"] = {**config.get("evaluate", {}), "job": "row"}
-    counts = _dry_run_counts(work, write_config(work / "config_rows.yaml", config))
+    counts = dry_run_counts(work, write_config(work / "config_rows.yaml", config))
     assert counts.get("evaluate_row") == 3 + 2 and "evaluate" not in counts  # base + 3 old + 1 new adapter

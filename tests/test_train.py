@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from tests.conftest import sigkill_at_marker
-from transfer_atlas import data, io
+from transfer_atlas import checkpoint, data, io
 from transfer_atlas.batching import IGNORE, collate, schedule, tokenize_records
 from transfer_atlas.train import TrainingDiverged, train_lora
 
@@ -175,3 +175,117 @@ def test_bucketed_batches_give_the_same_loss_as_padded_batches(tiny_model, train
     (padded, n1), (bucketed, n2) = total_loss("padded"), total_loss("bucketed")
     assert n1 == n2
     assert bucketed == pytest.approx(padded, rel=1e-5)
+
+
+def _adapters_equal(a_dir, b_dir, exact: bool = True) -> None:
+    from safetensors.torch import load_file
+
+    a, b = load_file(a_dir / "adapter_model.safetensors"), load_file(b_dir / "adapter_model.safetensors")
+    assert a.keys() == b.keys()
+    for key in a:
+        if exact:
+            assert torch.equal(a[key], b[key]), key
+        else:
+            torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-6)
+
+
+@pytest.fixture
+def stale_checkpoint(tmp_path, tiny_model_dir, train_file, monkeypatch):
+    """A step-4 checkpoint of a 6-step run under CFG (kept: the adapter's deletion is patched out)."""
+    cfg = {**CFG, "steps": 6, "checkpoint_every": 2}
+    with monkeypatch.context() as patch:
+        patch.setattr(checkpoint, "remove", lambda folder: None)
+        train_lora(
+            _info(tiny_model_dir), str(train_file), str(tmp_path / "old"), str(tmp_path / "ck"), cfg, "s", 0
+        )
+    assert io.read_json(tmp_path / "ck" / "state.json")["step"] == 4
+    return cfg, tmp_path / "ck"
+
+
+def test_a_checkpoint_of_other_settings_is_not_resumed(
+    tmp_path, tiny_model_dir, train_file, stale_checkpoint, caplog
+):
+    cfg, ck = stale_checkpoint
+    new = {**cfg, "lr": 0.003}
+    with caplog.at_level("WARNING", logger="transfer_atlas.checkpoint"):
+        rebuilt = train_lora(
+            _info(tiny_model_dir), str(train_file), str(tmp_path / "ad"), str(ck), new, "s", 0
+        )
+    assert rebuilt["resumed_from_step"] == 0 and "made with other settings" in caplog.text
+    assert not ck.exists()  # deleted once the adapter is written
+    fresh = train_lora(
+        _info(tiny_model_dir), str(train_file), str(tmp_path / "fresh"), str(tmp_path / "ck2"), new, "s", 0
+    )
+    assert (
+        rebuilt["fingerprint"]
+        == fresh["fingerprint"]
+        != train_lora_fingerprint(tiny_model_dir, train_file, cfg)
+    )
+    _adapters_equal(tmp_path / "ad", tmp_path / "fresh")
+
+
+def train_lora_fingerprint(model_dir, train_file, cfg):
+    from transfer_atlas.train import fingerprint
+
+    return fingerprint(_info(model_dir), str(train_file), cfg, "s", 0, "auto")
+
+
+def test_an_execution_only_change_still_resumes(tmp_path, tiny_model_dir, train_file, stale_checkpoint):
+    cfg, ck = stale_checkpoint
+    again = train_lora(
+        _info(tiny_model_dir),
+        str(train_file),
+        str(tmp_path / "ad"),
+        str(ck),
+        {**cfg, "checkpoint_every": 5},
+        "s",
+        0,
+    )
+    assert again["resumed_from_step"] == 4 and again["steps"] == 6
+
+
+def test_a_corrupt_checkpoint_starts_from_step_0(
+    tmp_path, tiny_model_dir, train_file, stale_checkpoint, caplog
+):
+    cfg, ck = stale_checkpoint
+    (ck / "adapter.safetensors").write_bytes(b"not a safetensors file")
+    with caplog.at_level("WARNING", logger="transfer_atlas.checkpoint"):
+        again = train_lora(_info(tiny_model_dir), str(train_file), str(tmp_path / "ad"), str(ck), cfg, "s", 0)
+    assert again["resumed_from_step"] == 0 and "unreadable" in caplog.text
+    _adapters_equal(tmp_path / "ad", tmp_path / "old")
+
+
+KILL_IN_SWAP = """
+import json, sys, time
+import transfer_atlas.io as io
+from transfer_atlas.train import train_lora
+orig = io.set_aside
+def aside_then_wait(path):
+    aside = orig(path)
+    if aside is not None:  # the old checkpoint is aside, the new one not yet renamed in
+        print("ASIDE", flush=True)
+        time.sleep(60)
+    return aside
+io.set_aside = aside_then_wait
+info, train, out, ckpt, cfg = json.loads(sys.argv[1])
+train_lora(info, train, out, ckpt, cfg, "s", 0)
+"""
+
+
+def test_a_kill_while_replacing_a_checkpoint_leaves_one_to_resume(tmp_path, tiny_model_dir, train_file):
+    cfg = {**CFG, "steps": 6, "checkpoint_every": 2}
+    train_lora(
+        _info(tiny_model_dir), str(train_file), str(tmp_path / "ref"), str(tmp_path / "ref_ck"), cfg, "s", 0
+    )
+    args = json.dumps(
+        [_info(tiny_model_dir), str(train_file), str(tmp_path / "ad"), str(tmp_path / "ck"), cfg]
+    )
+    sigkill_at_marker(KILL_IN_SWAP, args, "ASIDE")
+    assert not (tmp_path / "ck").exists()  # killed between the two renames
+    assert io.read_json(io.aside_path(tmp_path / "ck") / "state.json")["step"] == 2
+    resumed = train_lora(
+        _info(tiny_model_dir), str(train_file), str(tmp_path / "ad"), str(tmp_path / "ck"), cfg, "s", 0
+    )
+    assert resumed["resumed_from_step"] == 2 and resumed["steps"] == 6
+    _adapters_equal(tmp_path / "ref", tmp_path / "ad", exact=False)
+    assert list(tmp_path.glob(".ck*")) == [] and not (tmp_path / "ck").exists()

@@ -6,7 +6,9 @@ peft files (adapter_config.json, adapter_model.safetensors; loadable with
   train_log.jsonl   one row per step: step, loss, lr, tokens (non-padding), target_tokens,
                     tokens_per_s, elapsed_s
   train_summary.json  source, seed, steps, final/mean loss, hyperparameters, elapsed_s,
-                    resumed_from_step, adapter_sha256
+                    resumed_from_step (0 unless a checkpoint of the same fingerprint was
+                    resumed), fingerprint (transfer_atlas.train.fingerprint), adapter_sha256
+The checkpoint folder (results/checkpoints/...) is deleted once the adapter is written.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from transfer_atlas import checkpoint, io
+from transfer_atlas import checkpoint, io, settings
 from transfer_atlas.batching import collate, schedule, tokenize_records
 from transfer_atlas.models import load_model, load_tokenizer, pick_device
 
@@ -66,10 +68,28 @@ def train_step(model, optimizer, batch: dict, lr: float, grad_clip: float) -> fl
     return float(loss.detach())
 
 
-def _resume(ckpt_dir: Path, model, optimizer, log_rows: list) -> int:
-    if not (ckpt_dir / "state.json").exists():
+def fingerprint(model_info: dict, train_path: str, cfg: dict, source: str, seed: int, dtype: str) -> str:
+    """Hash of everything an adapter depends on: the result settings in `cfg` (execution-only
+    keys such as checkpoint_every left out), dtype, source, seed, the training data file and
+    the model (its model_info.json). A checkpoint resumes only under the same fingerprint."""
+    roles = settings.roles()
+    result = {k: v for k, v in cfg.items() if roles.get(f"train.{k}", "result") != "execution"}
+    return settings.settings_hash(
+        {
+            "train": result,
+            "dtype": dtype,
+            "source": source,
+            "seed": seed,
+            "train_data_sha256": io.sha256_file(train_path),
+            "model": model_info,
+        }
+    )
+
+
+def _resume(ckpt_dir: Path, fp: str, model, optimizer, log_rows: list) -> int:
+    state = checkpoint.restore(ckpt_dir, fp, model, optimizer)
+    if state is None:
         return 0
-    state = checkpoint.load(ckpt_dir, model, optimizer)
     log_rows += state.get("log", [])
     log.info("resumed from checkpoint %s at step %d", ckpt_dir, state["step"])
     return int(state["step"])
@@ -99,7 +119,8 @@ def train_lora(
         [p for p in model.parameters() if p.requires_grad], lr=cfg["lr"], weight_decay=cfg["weight_decay"]
     )
     ckpt_dir, log_rows = Path(ckpt_dir), []
-    start = _resume(ckpt_dir, model, optimizer, log_rows)
+    fp = fingerprint(model_info, train_path, cfg, source, seed, dtype)
+    start = _resume(ckpt_dir, fp, model, optimizer, log_rows)
     t0 = time.perf_counter()
     for step in range(start, cfg["steps"]):
         batch = {
@@ -134,13 +155,29 @@ def train_lora(
             )
         if cfg["checkpoint_every"] and (step + 1) % cfg["checkpoint_every"] == 0 and step + 1 < cfg["steps"]:
             checkpoint.save(
-                ckpt_dir, model, optimizer, step + 1, {"log": log_rows, "source": source, "seed": seed}
+                ckpt_dir,
+                model,
+                optimizer,
+                step + 1,
+                {"fingerprint": fp, "log": log_rows, "source": source, "seed": seed},
             )
-    return _write_adapter(model, Path(out_dir), log_rows, cfg, source, seed, start, time.perf_counter() - t0)
+    summary = _write_adapter(
+        model, Path(out_dir), log_rows, cfg, source, seed, start, time.perf_counter() - t0, fp
+    )
+    checkpoint.remove(ckpt_dir)
+    return summary
 
 
 def _write_adapter(
-    model, out_dir: Path, log_rows: list, cfg: dict, source: str, seed: int, resumed_from: int, elapsed: float
+    model,
+    out_dir: Path,
+    log_rows: list,
+    cfg: dict,
+    source: str,
+    seed: int,
+    resumed_from: int,
+    elapsed: float,
+    fp: str,
 ) -> dict:
     losses = [r["loss"] for r in log_rows]
     summary = {
@@ -154,6 +191,7 @@ def _write_adapter(
         "elapsed_s": elapsed,
         "mean_tokens_per_s": sum(r["tokens"] for r in log_rows[resumed_from:]) / max(elapsed, 1e-9),
         "hyperparameters": cfg,
+        "fingerprint": fp,
     }
     with io.atomic_dir(out_dir) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)

@@ -3,6 +3,8 @@
 from pathlib import Path
 
 from transfer_atlas import config as ta_config
+from transfer_atlas import data
+from transfer_atlas.settings import rerun_settings
 
 ta_config.check_config(config, "config")
 DATASETS = ta_config.resolve_datasets(config)
@@ -20,6 +22,7 @@ wildcard_constraints:
     source="[A-Za-z0-9][A-Za-z0-9_.@=+-]*",
     target="[A-Za-z0-9][A-Za-z0-9_.@=+-]*",
     seed="[0-9]+",
+    split="train|eval",
     adapter="base|[A-Za-z0-9][A-Za-z0-9_.@=+-]*/seed[0-9]+",
 
 
@@ -32,6 +35,20 @@ def model_spec(wildcards):
     return ta_config.model_spec(config, wildcards.model)
 
 
+# Params carry result settings only (workflow/schemas/config.schema.yaml, `x-role`): an
+# execution-only key (batch size, fast path, checkpoint interval, threads) is read by the
+# script from the config at run time, so changing it reruns nothing.
+def train_settings(wildcards):
+    return rerun_settings(config, "train") | {"dtype": model_spec(wildcards)["dtype"]}
+
+
+def evaluate_settings(wildcards):
+    """The same for a cell job and a row job, so `evaluate.job` changes no params."""
+    return rerun_settings(config, "evaluate") | {
+        "dtype": model_spec(wildcards)["dtype"]
+    }
+
+
 def model_rule_resources(stage):
     res = config["resources"]
     return {
@@ -39,11 +56,6 @@ def model_rule_resources(stage):
         "mem_mb": res[f"{stage}_mem_mb"],
         "runtime": res[f"{stage}_runtime"],
     }
-
-
-# Settings that change scores (evaluate.job only changes how cells are grouped in jobs,
-# so switching it does not re-trigger finished cells).
-EVAL_SETTINGS = {k: v for k, v in config["evaluate"].items() if k != "job"}
 
 
 def row_runtime(wildcards):
@@ -95,6 +107,15 @@ for _reserved in ("external", "all_models"):
         raise ValueError(
             f"config: model name '{_reserved}' is reserved (transfer_roles outputs)"
         )
+
+
+def transfer_roles_settings(wildcards):
+    """Result settings of the transfer_roles rules; the external_* keys only for model
+    `external` (they change nothing of our own models)."""
+    values = rerun_settings(config, "analysis.transfer_roles")
+    if getattr(wildcards, "model", None) == "external":
+        return values
+    return {k: v for k, v in values.items() if not k.startswith("external_")}
 
 
 def dataset_roles():

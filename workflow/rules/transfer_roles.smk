@@ -35,7 +35,7 @@ rule regimes:
         runtime=10,
     params:
         roles=dataset_roles(),
-        settings=TRANSFER_ROLES,
+        settings=transfer_roles_settings,
         seed=config["analysis"]["seed"],
     script:
         "../scripts/regimes.py"
@@ -73,7 +73,7 @@ rule donors_recipients:
         mem_mb=2000,
         runtime=10,
     params:
-        settings=TRANSFER_ROLES,
+        settings=transfer_roles_settings,
     script:
         "../scripts/donors_recipients.py"
 
@@ -110,7 +110,7 @@ rule transfer_roles_all_models:
         mem_mb=2000,
         runtime=10,
     params:
-        settings=TRANSFER_ROLES,
+        settings=transfer_roles_settings,
         seed=config["analysis"]["seed"],
     script:
         "../scripts/transfer_roles_all_models.py"

@@ -1,18 +1,18 @@
 """Snakemake adapter: score the base model or one adapter on one target."""
 
-from transfer_atlas import evaluate, io, runtime
-from transfer_atlas.tasks import load_card
+from transfer_atlas import config, evaluate, io, runtime, settings
 
 smk = snakemake  # noqa: F821
 runtime.setup(smk)
-adapter = smk.wildcards.adapter
-source, _, seed = adapter.partition("/seed")
+cfg = settings.job_settings(smk, "evaluate")
+dtype = cfg.pop("dtype")
+source, _, seed = smk.wildcards.adapter.partition("/seed")
 evaluate.evaluate_cell(
     io.read_json(smk.input.model),
     smk.input.adapter or None,
     smk.input.eval,
-    load_card(smk.params.task, smk.params.card_overrides),
-    dict(smk.params.evaluate),
+    config.dataset_card(smk.config, smk.wildcards.target),
+    cfg,
     smk.output.predictions,
     smk.output.score,
     meta={
@@ -21,5 +21,5 @@ evaluate.evaluate_cell(
         "seed": int(seed) if seed else None,
         "target": smk.wildcards.target,
     },
-    dtype=smk.params.dtype,
+    dtype=dtype,
 )
