@@ -1,6 +1,8 @@
 # transfer-atlas: how does fine-tuning on one task change a model on every other task?
 # Reading order: this file -> workflow/rules/*.smk (one per stage) -> src/transfer_atlas.
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
+
+from transfer_atlas.config import validate_config
 
 min_version("9.0")
 
@@ -8,7 +10,8 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
-validate(config, "workflow/schemas/config.schema.yaml")
+# Schema (workflow/schemas/config.schema.yaml, defaults filled in) + cross-checks; silent when valid.
+validate_config(config, workflow.overwrite_configfiles or workflow.configfiles)
 
 
 report: "workflow/report/workflow.rst"

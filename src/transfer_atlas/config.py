@@ -1,7 +1,10 @@
 """Config loading: schema validation (with defaults) and the checks a schema cannot express.
 
-`load_config` is what tests and scripts use; the Snakefile uses Snakemake's `validate`
-with the same schema and then `check_config`.
+One validator for everyone: the Snakefile, scripts and tests all call `validate_config`
+(or `load_config`, which reads a file and calls it). The schema's `$schema` line picks the
+JSON Schema draft (Snakemake's own `validate` always uses draft 2020-12 and warns on a
+draft-07 schema, so the workflow does not use it). Validation prints nothing when it
+passes; a failure raises `ConfigError` naming the config file(s) and the key.
 """
 
 from __future__ import annotations
@@ -41,10 +44,14 @@ def _extend_with_defaults(validator_class):
 
 def validate_schema(config: dict, source: str = "config") -> dict:
     """Validate against the schema, filling defaults in place; raise ConfigError naming the key."""
-    from jsonschema import Draft7Validator
+    from jsonschema.validators import validator_for
 
     schema = yaml.safe_load(SCHEMA.read_text())
-    validator = _extend_with_defaults(Draft7Validator)(schema)
+    draft = validator_for(schema, default=None)
+    if draft is None:
+        raise ConfigError(f"{SCHEMA}: unknown JSON Schema draft {schema.get('$schema')!r}")
+    draft.check_schema(schema)
+    validator = _extend_with_defaults(draft)(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
     if errors:
         err = errors[0]
@@ -53,11 +60,23 @@ def validate_schema(config: dict, source: str = "config") -> dict:
     return config
 
 
+def validate_config(config: dict, source: str | os.PathLike | list = "config") -> dict:
+    """Schema (defaults filled in place) then the checks a schema cannot express.
+
+    `source` names the config in error messages: a path, or the list of config files
+    Snakemake merged (`workflow.overwrite_configfiles or workflow.configfiles`).
+    Returns `config`; raises ConfigError naming the source and the key.
+    """
+    if isinstance(source, list | tuple):
+        source = ", ".join(str(s) for s in source) or "config"
+    validate_schema(config, str(source))
+    check_config(config, str(source))
+    return config
+
+
 def load_config(path: str | os.PathLike) -> dict:
     config = yaml.safe_load(Path(path).read_text()) or {}
-    validate_schema(config, str(path))
-    check_config(config, str(path))
-    return config
+    return validate_config(config, str(path))
 
 
 def expand_languages(entries: list[dict]) -> list[dict]:
