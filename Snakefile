@@ -36,6 +36,7 @@ include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/matrix.smk"
 include: "workflow/rules/transfer_roles.smk"
 include: "workflow/rules/analysis.smk"
+include: "workflow/rules/flips.smk"
 include: "workflow/rules/report.smk"
 
 

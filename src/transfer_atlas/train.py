@@ -6,7 +6,8 @@ peft files (adapter_config.json, adapter_model.safetensors; loadable with
   train_log.jsonl   one row per step: step, loss, lr, tokens (non-padding), target_tokens,
                     tokens_per_s, elapsed_s
   train_summary.json  source, seed, steps, final/mean loss, hyperparameters, elapsed_s,
-                    resumed_from_step, adapter_sha256
+                    resumed_from_step, adapter_sha256, environment (device, torch and CUDA
+                    versions, GPU names: transfer_atlas.runtime.device_info)
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import torch
 from transfer_atlas import checkpoint, io
 from transfer_atlas.batching import collate, schedule, tokenize_records
 from transfer_atlas.models import load_model, load_tokenizer, pick_device
+from transfer_atlas.runtime import device_info
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +156,7 @@ def _write_adapter(
         "elapsed_s": elapsed,
         "mean_tokens_per_s": sum(r["tokens"] for r in log_rows[resumed_from:]) / max(elapsed, 1e-9),
         "hyperparameters": cfg,
+        "environment": device_info(),
     }
     with io.atomic_dir(out_dir) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)

@@ -11,6 +11,7 @@ known answers), figure functions, and one `run_*` entry point called by a workfl
   length      output-length distributions vs base and vs the source's target lengths
   classes     confusion matrices, predicted vs gold vs source label distributions
   asymmetry   A->B vs B->A transfer, antisymmetric part (M - M^T) / 2
+  flips       inside a cell: examples each adapter gained / lost vs the base, HTML cell picker
   summary     the key numbers of every analysis as Markdown
   figures     the figures of the modules above
 
