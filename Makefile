@@ -31,8 +31,12 @@ lint: venv
 	$(BIN)/ruff check src tests workflow/scripts benchmarks
 	$(BIN)/ruff format --check src tests workflow/scripts benchmarks
 	$(BIN)/snakefmt --check Snakefile workflow/rules
-	HF_HUB_OFFLINE=1 $(BIN)/snakemake --lint --cores 1 --configfile config/config.yaml
+	for c in config/config.yaml tests/configs/*.yaml; do \
+	  HF_HUB_OFFLINE=1 $(BIN)/snakemake --lint --configfile $$c && \
+	  HF_HUB_OFFLINE=1 $(BIN)/snakemake -n --quiet --configfile $$c || exit 1; \
+	done
 	$(BIN)/python .ci/conda_env.py --check
+	$(BIN)/python .ci/config_readme.py --check
 
 format: venv
 	$(BIN)/ruff format src tests workflow/scripts benchmarks
