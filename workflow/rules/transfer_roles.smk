@@ -29,6 +29,8 @@ rule regimes:
         "logs/regimes/{model}.log",
     benchmark:
         "benchmarks/regimes/{model}.tsv"
+    conda:
+        "../envs/transfer-atlas.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -68,6 +70,8 @@ rule donors_recipients:
         "logs/donors_recipients/{model}.log",
     benchmark:
         "benchmarks/donors_recipients/{model}.tsv"
+    conda:
+        "../envs/transfer-atlas.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -105,6 +109,8 @@ rule transfer_roles_all_models:
         "logs/transfer_roles_all_models/all.log",
     benchmark:
         "benchmarks/transfer_roles_all_models/all.tsv"
+    conda:
+        "../envs/transfer-atlas.yaml"
     threads: 1
     resources:
         mem_mb=2000,
