@@ -85,7 +85,7 @@ def test_no_file_over_400_lines():
 def test_analysis_jobs_do_not_import_torch(module):
     code = (
         "import sys, types; from transfer_atlas import runtime; import importlib; "
-        f"importlib.import_module('{module}'); runtime.setup(types.SimpleNamespace(log=[], threads=1)); "
+        f"importlib.import_module('{module}'); runtime.setup(types.SimpleNamespace(log=[], threads=1, rule='x', resources=types.SimpleNamespace(gpu=0))); "
         "print('torch' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

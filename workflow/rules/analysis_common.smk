@@ -78,6 +78,7 @@ def analysis_outputs():
         out.append("results/analysis/classes/input_lengths.png")
     for model in MODELS:
         d = analysis_dir(model)
+        out += [f"results/matrix/{model}/flips.csv", f"{d}/flips/flips.html"]
         if RUN_PCA:
             out += list(pca_outputs(model).values())
             pngs = ("scree", "loadings", "biplot", "profiles", "stability")
@@ -103,7 +104,10 @@ def analysis_outputs():
 def summary_paths(model):
     """Named inputs of the summary for one model (only the analyses that run)."""
     d = analysis_dir(model)
-    paths = {"delta": f"results/matrix/{model}/delta.csv"}
+    paths = {
+        "delta": f"results/matrix/{model}/delta.csv",
+        "flips": f"results/matrix/{model}/flips.csv",
+    }
     if RUN_PCA:
         paths["explained_variance"] = pca_outputs(model)["explained_variance"]
         paths["naming"] = pca_outputs(model)["naming"]

@@ -1,9 +1,8 @@
 # Input functions, wildcard constraints and the expanded lists of models, datasets,
-# sources, targets and seeds. No side effects beyond validating the config.
+# sources, targets and seeds. No side effects (the Snakefile validated the config).
 
 from transfer_atlas import config as ta_config
 
-ta_config.check_config(config, "config")
 DATASETS = ta_config.resolve_datasets(config)
 MODELS = [m["name"] for m in config["models"]]
 SOURCES = ta_config.sources(config)

@@ -31,6 +31,8 @@ rule regimes:
         "logs/regimes/{model}.log",
     benchmark:
         "benchmarks/regimes/{model}.tsv"
+    conda:
+        "../envs/transfer-atlas.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -70,6 +72,8 @@ rule donors:
         "logs/donors/{model}.log",
     benchmark:
         "benchmarks/donors/{model}.tsv"
+    conda:
+        "../envs/transfer-atlas.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -107,6 +111,8 @@ rule transfer_roles_all_models:
         "logs/transfer_roles_all_models/all.log",
     benchmark:
         "benchmarks/transfer_roles_all_models/all.tsv"
+    conda:
+        "../envs/transfer-atlas.yaml"
     threads: 1
     resources:
         mem_mb=2000,

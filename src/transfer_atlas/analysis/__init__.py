@@ -12,6 +12,7 @@ are named alike.
   length          output-length distributions vs base and vs the source's target lengths
   classes         confusion matrices, predicted vs gold vs source label distributions
   asymmetry       A->B vs B->A transfer, antisymmetric part (M - M^T) / 2
+  flips           inside a cell: examples each adapter gained / lost vs the base, HTML cell picker
   transfer_roles  regimes, donors and recipients (the Donors and Recipients study)
   summary         the key numbers of every analysis as Markdown
 """

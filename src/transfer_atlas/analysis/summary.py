@@ -1,7 +1,8 @@
 """Key numbers of every analysis as one Markdown page (results/report/summary.md).
 
 Per model: explained variance of the top PCs (bootstrap 95% intervals) and what each
-loads on, strongest positive and negative transfers (points), Mantel tests of similarity
+loads on, strongest positive and negative transfers (points), the cells with the most
+flipped examples, Mantel tests of similarity
 vs transfer, the most asymmetric pairs, and length / dependency highlights when present.
 """
 
@@ -137,6 +138,23 @@ def dependency_section(table_csv: str) -> list[str]:
     return lines + [""]
 
 
+def flips_section(counts_csv: str, n_top: int) -> list[str]:
+    counts = pd.read_csv(counts_csv)
+    lines = [
+        "### Inside the cells (examples flipped vs the base model; every adapter x target cell)",
+        "",
+        f"- {int(counts.gains.sum())} gains (wrong → right) and {int(counts.losses.sum())} losses "
+        f"(right → wrong) over {len(counts)} cells; results/analysis/*/flips/examples.csv lists them",
+    ]
+    for column, title in (("gains", "most gains"), ("losses", "most losses")):
+        top = counts.nlargest(n_top, column)
+        items = ", ".join(
+            f"{r.adapter} → {r.target} +{r.gains}/−{r.losses} of {r.n}" for r in top.itertuples()
+        )
+        lines.append(f"- {title}: {items}")
+    return lines + [""]
+
+
 def write(model_inputs: dict[str, dict], settings: dict, out_path: str) -> str:
     """Write the Markdown summary; `model_inputs` maps model -> named input paths."""
     lines = [
@@ -152,6 +170,8 @@ def write(model_inputs: dict[str, dict], settings: dict, out_path: str) -> str:
         else:
             lines += ["### Latent traits", "", f"- not run: {SKIPPED['pca']}", ""]
         lines += transfer_section(paths["delta"], settings["n_top"])
+        if paths.get("flips"):
+            lines += flips_section(paths["flips"], settings["n_top"])
         if paths.get("mantel"):
             lines += mantel_section(paths["mantel"])
         else:
