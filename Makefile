@@ -17,7 +17,9 @@ $(STAMP): pyproject.toml workflow/envs/transfer-atlas.post-deploy.sh
 	PATH=$(CURDIR)/$(BIN):$$PATH bash workflow/envs/transfer-atlas.post-deploy.sh -q
 	touch $(STAMP)
 
+# A run killed earlier leaves Snakemake's lock: remove it when no Snakemake (or job of one) runs here.
 demo: venv
+	HF_HUB_OFFLINE=1 $(BIN)/python -m transfer_atlas.stale_lock -- $(BIN)/snakemake --unlock --configfile config/config.yaml
 	HF_HUB_OFFLINE=1 $(BIN)/snakemake --cores $(CORES) --configfile config/config.yaml
 	HF_HUB_OFFLINE=1 $(BIN)/snakemake --cores 1 --configfile config/config.yaml --report results/report.html
 	@echo
