@@ -141,6 +141,7 @@ rule similarity_vs_transfer:
     params:
         mantel=ANALYSIS["mantel"],
         seed=ANALYSIS["seed"],
+        roots=DATASET_ROOTS,
     script:
         "../scripts/similarity_vs_transfer.py"
 
@@ -273,6 +274,7 @@ rule length_analysis:
     params:
         sources=SOURCES,
         targets=GENERATION_TARGETS,
+        roots=DATASET_ROOTS,
     script:
         "../scripts/length_analysis.py"
 
@@ -367,5 +369,7 @@ rule asymmetry:
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        roots=DATASET_ROOTS,
     script:
         "../scripts/asymmetry.py"

@@ -1,9 +1,12 @@
 # Lists, input functions and output sets of the analysis and report rules
 # (workflow/rules/analysis.smk, report.smk). No side effects beyond checking
 # config["analysis"] against the configured targets.
+from transfer_atlas.analysis.common import dataset_roots, pair_kind
 from transfer_atlas.tasks import load_card
 
 ANALYSIS = config["analysis"]
+# {dataset: root dataset}: pair kinds (direct, variant-of-parent, transfer) of every analysis.
+DATASET_ROOTS = dataset_roots(DATASETS)
 
 
 def task_type(name):
@@ -24,9 +27,12 @@ for _i, _t in enumerate(DEPENDENCY_TARGETS):
         raise ta_config.ConfigError(
             f"config: key 'analysis.dependency.targets.{_i}': '{_t}' is not a generation target"
         )
-# PCA needs >= 2 adapters; the Mantel test >= 3 source != target pairs.
+# PCA needs >= 2 adapters; the Mantel test >= 3 transfer pairs (analysis.common).
 RUN_PCA = len(SOURCES) >= 2
-RUN_MANTEL = sum(s != t for s in SOURCES for t in TARGETS) >= 3
+RUN_MANTEL = (
+    sum(pair_kind(s, t, DATASET_ROOTS) == "transfer" for s in SOURCES for t in TARGETS)
+    >= 3
+)
 
 
 def prediction_files(model, targets=None):
