@@ -148,7 +148,6 @@ rule similarity_vs_transfer:
 
 rule pca:
     input:
-        matrix="results/matrix/{model}/matrix.csv",
         delta="results/matrix/{model}/delta.csv",
         predictions=lambda wc: prediction_files(wc.model),
     output:
@@ -201,6 +200,7 @@ rule pca:
     params:
         pca=ANALYSIS["pca"],
         seed=ANALYSIS["seed"],
+        rows=PCA_ROWS,
     script:
         "../scripts/pca.py"
 

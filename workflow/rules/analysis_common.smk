@@ -2,6 +2,7 @@
 # (workflow/rules/analysis.smk, report.smk). No side effects beyond checking
 # config["analysis"] against the configured targets.
 from transfer_atlas.analysis.common import dataset_roots, pair_kind
+from transfer_atlas.analysis.pca.fit import row_set as pca_row_set
 from transfer_atlas.tasks import load_card
 
 ANALYSIS = config["analysis"]
@@ -27,8 +28,12 @@ for _i, _t in enumerate(DEPENDENCY_TARGETS):
         raise ta_config.ConfigError(
             f"config: key 'analysis.dependency.targets.{_i}': '{_t}' is not a generation target"
         )
-# PCA needs >= 2 adapters; the Mantel test >= 3 transfer pairs (analysis.common).
-RUN_PCA = len(SOURCES) >= 2
+# PCA needs >= 2 adapters (of its row set); the Mantel test >= 3 transfer pairs.
+try:
+    PCA_ROWS = pca_row_set(ANALYSIS["pca"]["rows"], SOURCES, DATASETS)
+except ValueError as err:
+    raise ta_config.ConfigError(str(err))
+RUN_PCA = len(PCA_ROWS) >= 2
 RUN_MANTEL = (
     sum(pair_kind(s, t, DATASET_ROOTS) == "transfer" for s in SOURCES for t in TARGETS)
     >= 3

@@ -16,7 +16,7 @@ from transfer_atlas.analysis.pca import hint_label
 
 # Why an analysis is absent (workflow/rules/analysis_common.smk: RUN_PCA, RUN_MANTEL).
 SKIPPED = {
-    "pca": "PCA needs at least 2 adapters (sources).",
+    "pca": "PCA needs at least 2 adapters in its row set (analysis.pca.rows; default: sources that are no variant).",
     "mantel": "the Mantel test needs at least 3 transfer pairs (source ≠ target, not a variant of one another).",
 }
 
@@ -44,8 +44,9 @@ def pca_section(ev_csv: str, naming_json: str, n_pcs: int) -> list[str]:
             }
         )
     return [
-        f"### Latent traits (PCA of the {naming['use']} matrix, standardize={naming['standardize']}, "
-        f"{naming['bootstrap']} bootstrap resamples)",
+        f"### Latent traits (PCA of the Δ matrix of {len(naming['rows'])} adapters: "
+        f"{', '.join(naming['rows'])}; center={naming['center']}, standardize={naming['standardize']}, "
+        f"{naming['bootstrap']} bootstrap resamples; projections in {naming['units']})",
         "",
         *_table(pd.DataFrame(rows)),
         "",
