@@ -14,21 +14,34 @@ expansion); rows come, in this order, from:
   `config` filled in, `hub.configs: {lang: config}` for datasets with other config names,
   and `hub.languages: {lang: {id/config/splits...}}` for languages hosted elsewhere.
 
-Splits are aligned across languages: rows are ordered by a hash of (dataset seed, row id),
-so every language of a parallel benchmark holds out the same items and training in one
-language never sees another language's evaluation items. When train and eval are the same
-table, the first `n_eval` rows of that order (default a fifth) are the eval split and the
-rest the train split; `n_train` / `n_eval` then cap each split. Rows whose gold answer is
+Splits are aligned across languages by item id. Every format names where its item id comes
+from (ITEM_IDS): a field shared by all languages of the benchmark (ARC `id`, Global-MMLU
+`sample_id`, HellaSwag `id`, SIB-200 `index_id`), or, for parallel tables without one
+(MGSM, TruthfulQA's `truth_id`, as the Donors and Recipients release numbers its rows), the
+row number in the source table. Ids numbered per split (XCOPA `idx`, row numbers) are
+prefixed with the split name when train and eval are different tables, so two different
+items never share an id. Rows are ordered by a hash of (dataset seed, item id), so every
+language of a parallel benchmark holds out the same items and training in one language never
+sees another language's evaluation items. When train and eval are the same table, the first
+`n_eval` rows of that order (default a fifth) are the eval split and the rest the train
+split; `n_train` / `n_eval` then cap each split. With `hub.manifest` (a CSV of `split,id`
+rows, split `train` or `test`, such as the frozen manifests of the Donors and Recipients
+release, `split_manifests/canonical/*.csv`; a relative path is looked up under
+resources/manifests/ first), the splits are exactly the manifest's ids (missing ids are an
+error), before the caps. Rows whose gold answer is
 missing or malformed (known glitches of the machine translations) are skipped and counted
 in the log; a structurally wrong table raises io.DataError naming the source and row.
 
 Each `format` (the card's `hub.format`, default the card's name) maps a source row to the
 card's template fields plus `label` (classify / multiple_choice: the gold label or choice
-text) or `answer` (generation), `choices` (multiple_choice), `id` and `meta`.
+text) or `answer` (generation), `choices` (multiple_choice) and `meta`; the id is set from
+ITEM_IDS.
 """
 
 from __future__ import annotations
 
+import ast
+import csv
 import logging
 import re
 import zlib
@@ -36,7 +49,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from transfer_atlas import io
-from transfer_atlas.tasks import TaskCard
+from transfer_atlas.tasks import RESOURCES, TaskCard
 from transfer_atlas.tasks.real import BUILDERS, hub_source, load_hub_split, read_table
 
 log = logging.getLogger(__name__)
@@ -158,7 +171,6 @@ def fmt_arc(raw: dict, lang: str | None) -> dict:
         "question": str(_first(raw, "instruction", "question")).strip(),
         "choices": choices,
         "label": gold,
-        "id": raw.get("id"),
     }
 
 
@@ -170,7 +182,6 @@ def fmt_mmlu(raw: dict, lang: str | None) -> dict:
         "question": str(_first(raw, "question")).strip(),
         "choices": list("ABCD"),
         "label": gold,
-        "id": raw.get("sample_id") or raw.get("id"),
         "meta": {
             k: raw[k] for k in ("subject", "subject_category", "cultural_sensitivity_label") if k in raw
         },
@@ -199,8 +210,18 @@ def fmt_hellaswag(raw: dict, lang: str | None) -> dict:
         "query": _wikihow(f"{raw.get('activity_label', '')}: {ctx}"),
         "choices": endings,
         "label": endings[int(raw["label"])],
-        "id": raw.get("id") or raw.get("ind"),
     }
+
+
+_ARRAY = re.compile(r"array\((\[.*?\])(?:\s*,\s*dtype=[^)]*)?\)", re.DOTALL)
+
+
+def _mc_targets(value) -> dict:
+    """{"choices", "labels"} of an mc1_targets field: a mapping, or its printed form (the aligned
+    English release stores `{'choices': array([...], dtype=object), 'labels': array([...])}`)."""
+    if isinstance(value, dict):
+        return value
+    return ast.literal_eval(_ARRAY.sub(r"\1", str(value).strip()))
 
 
 def fmt_truthfulqa(raw: dict, lang: str | None) -> dict:
@@ -208,7 +229,8 @@ def fmt_truthfulqa(raw: dict, lang: str | None) -> dict:
     if "mc1_targets_choices" in raw:
         choices, labels = raw["mc1_targets_choices"], raw["mc1_targets_labels"]
     else:
-        choices, labels = raw["mc1_targets"]["choices"], raw["mc1_targets"]["labels"]
+        targets = _mc_targets(raw["mc1_targets"])
+        choices, labels = targets["choices"], targets["labels"]
     choices = [str(c).strip() for c in choices]
     if 1 not in list(labels) or any(not c for c in choices):
         raise SkipRow("no true answer or an empty choice")
@@ -216,7 +238,6 @@ def fmt_truthfulqa(raw: dict, lang: str | None) -> dict:
         "question": str(_first(raw, "question")).strip(),
         "choices": choices,
         "label": choices[list(labels).index(1)],
-        "id": raw.get("truth_id") or raw.get("id"),
     }
 
 
@@ -225,7 +246,7 @@ def fmt_mgsm(raw: dict, lang: str | None) -> dict:
     answer = _first(raw, "answer_number", "answer")
     if isinstance(answer, float) and answer.is_integer():
         answer = int(answer)
-    return {"question": str(_first(raw, "question")).strip(), "answer": str(answer), "id": raw.get("id")}
+    return {"question": str(_first(raw, "question")).strip(), "answer": str(answer)}
 
 
 def fmt_sib200(raw: dict, lang: str | None) -> dict:
@@ -233,7 +254,6 @@ def fmt_sib200(raw: dict, lang: str | None) -> dict:
     return {
         "text": str(_first(raw, "text")).strip(),
         "label": str(_first(raw, "category", "label")),
-        "id": raw.get("index_id") or raw.get("id"),
     }
 
 
@@ -265,10 +285,20 @@ def fmt_xcopa(raw: dict, lang: str | None) -> dict:
         "premise": f"{premise} {connector}",
         "choices": choices,
         "label": choices[int(raw["label"])],
-        "id": raw.get("idx", raw.get("id")),
     }
 
 
+# Where each format's item id comes from: (fields tried in order, ids numbered per split);
+# no field present = the row number in the source table (parallel tables in every language).
+ITEM_IDS: dict[str, tuple[tuple[str, ...], bool]] = {
+    "m_arc": (("id",), False),
+    "global_mmlu_lite": (("sample_id", "id"), False),
+    "m_hellaswag": (("id", "ind"), False),
+    "m_truthfulqa": (("truth_id",), False),  # the release's synthetic row id; else the row number
+    "mgsm": ((), False),
+    "sib200": (("index_id", "id"), False),
+    "xcopa": (("idx",), True),
+}
 FORMATS: dict[str, Callable[[dict, str | None], dict]] = {
     "m_arc": fmt_arc,
     "global_mmlu_lite": fmt_mmlu,
@@ -283,8 +313,21 @@ FORMATS: dict[str, Callable[[dict, str | None], dict]] = {
 # --- putting it together --------------------------------------------------------------------
 
 
-def format_rows(table, desc: str, fmt, lang: str | None, fields: dict) -> list[dict]:
-    """Formatted rows of a table (skipping rows without a usable gold answer)."""
+def item_id(raw: dict, fmt_name: str, i: int) -> tuple[str, bool]:
+    """(item id, numbered per split?) of source row number `i` (see ITEM_IDS)."""
+    fields, per_split = ITEM_IDS.get(fmt_name, (("id",), False))
+    for key in fields:
+        if raw.get(key) not in (None, ""):
+            return str(raw[key]), per_split
+    return str(i), True
+
+
+def format_rows(
+    table, desc: str, fmt_name: str, lang: str | None, fields: dict, split: str = ""
+) -> list[dict]:
+    """Formatted rows of a table (skipping rows without a usable gold answer); ids numbered
+    per split are prefixed with `split` when it is given (train and eval are separate tables)."""
+    fmt = FORMATS[fmt_name]
     rows, skipped = [], 0
     for i, raw in enumerate(table):
         raw = {**raw, **{task: raw.get(col) for task, col in fields.items()}}
@@ -297,7 +340,8 @@ def format_rows(table, desc: str, fmt, lang: str | None, fields: dict) -> list[d
             raise io.DataError(f"{desc}: row {i}: {err}") from None
         except (KeyError, TypeError, ValueError, IndexError) as err:
             raise io.DataError(f"{desc}: row {i}: {type(err).__name__}: {err}") from None
-        row["id"] = str(row["id"]) if row.get("id") not in (None, "") else str(i)
+        ident, per_split = item_id(raw, fmt_name, i)
+        row["id"] = f"{split}/{ident}" if per_split and split else ident
         row["meta"] = {**row.get("meta", {}), "source": desc, "row": i}
         rows.append(row)
     if skipped:
@@ -305,23 +349,56 @@ def format_rows(table, desc: str, fmt, lang: str | None, fields: dict) -> list[d
     return rows
 
 
+def read_manifest(path: str) -> dict[str, set[str]]:
+    """{"train": ids, "eval": ids} of a `split,id` CSV (split train or test/eval)."""
+    found = RESOURCES / "manifests" / path
+    found = found if found.is_file() else Path(path)
+    ids: dict[str, set[str]] = {"train": set(), "eval": set()}
+    with open(found, newline="", encoding="utf-8") as fh:
+        for lineno, row in enumerate(csv.DictReader(fh), start=2):
+            split = {"test": "eval"}.get(row.get("split"), row.get("split"))
+            if split not in ids or not row.get("id"):
+                raise io.DataError(f"{found}: line {lineno}: needs split train|test and an id, got {row}")
+            ids[split].add(row["id"])
+    if ids["train"] & ids["eval"]:
+        raise io.DataError(f"{found}: ids in both splits, e.g. {sorted(ids['train'] & ids['eval'])[:3]}")
+    return ids
+
+
+def apply_manifest(train: list[dict], evals: list[dict], manifest: str) -> dict[str, list[dict]]:
+    """The rows whose ids the manifest puts in each split (every manifest id must be found)."""
+    ids = read_manifest(manifest)
+    out = {}
+    for split, rows in (("train", train), ("eval", evals)):
+        out[split] = [r for r in rows if r["id"] in ids[split]]
+        missing = ids[split] - {r["id"] for r in out[split]}
+        if missing:
+            raise io.DataError(
+                f"manifest {manifest}: {len(missing)} {split} ids not in the source, e.g. {sorted(missing)[:3]}"
+            )
+    return out
+
+
 def aligned_order(rows: list[dict], seed: int) -> list[dict]:
     """Rows ordered by a hash of (seed, id): the same ids come first in every language."""
     return sorted(rows, key=lambda r: (zlib.crc32(f"{seed}:{r['id']}".encode()), r["id"]))
 
 
-def split_rows(train: list[dict], evals: list[dict] | None, spec: dict) -> dict[str, list[dict]]:
-    """Train/eval rows: hold-out from one table when `evals` is None; then the caps."""
+def split_rows(train: list[dict], evals: list[dict] | None, spec: dict, manifest: str | None = None):
+    """Train/eval rows: the manifest's ids, or a hold-out from one table when `evals` is None;
+    aligned order, then the caps."""
     seed = int(spec.get("seed", 0))
-    train = aligned_order(train, seed)
-    if evals is None:
+    if manifest:
+        out = apply_manifest(train, train if evals is None else evals, manifest)
+        out = {split: aligned_order(rows, seed) for split, rows in out.items()}
+    elif evals is None:
+        train = aligned_order(train, seed)
         n_eval = int(spec.get("n_eval") or max(1, len(train) // 5))
         if n_eval >= len(train):
             raise io.DataError(f"cannot hold out {n_eval} eval rows from a table of {len(train)} rows")
-        train, evals = train[n_eval:], train[:n_eval]
+        out = {"train": train[n_eval:], "eval": train[:n_eval]}
     else:
-        evals = aligned_order(evals, seed)
-    out = {"train": train, "eval": evals}
+        out = {"train": aligned_order(train, seed), "eval": aligned_order(evals, seed)}
     for split in out:
         if spec.get(f"n_{split}"):
             out[split] = out[split][: int(spec[f"n_{split}"])]
@@ -331,7 +408,8 @@ def split_rows(train: list[dict], evals: list[dict] | None, spec: dict) -> dict[
 def load_splits(spec: dict, card: TaskCard) -> dict[str, list[dict]]:
     """{"train": rows, "eval": rows} of one language of a multilingual task."""
     lang = spec.get("language") or card.language
-    fmt_name = hub_source(spec, card).get("format", card.name)
+    hub = hub_source(spec, card)
+    fmt_name = hub.get("format", card.name)
     if fmt_name not in FORMATS:
         raise io.DataError(
             f"task '{card.name}': unknown multilingual format '{fmt_name}' (known: {sorted(FORMATS)})"
@@ -339,9 +417,10 @@ def load_splits(spec: dict, card: TaskCard) -> dict[str, list[dict]]:
     fields = {**card.fields, **(spec.get("fields") or {})}
     tables = source_tables(spec, card, lang)
     (train_t, train_d), (eval_t, eval_d) = tables["train"], tables["eval"]
-    train = format_rows(train_t, train_d, FORMATS[fmt_name], lang, fields)
-    evals = None if train_d == eval_d else format_rows(eval_t, eval_d, FORMATS[fmt_name], lang, fields)
-    out = split_rows(train, evals, spec)
+    shared = train_d == eval_d
+    train = format_rows(train_t, train_d, fmt_name, lang, fields, "" if shared else "train")
+    evals = None if shared else format_rows(eval_t, eval_d, fmt_name, lang, fields, "eval")
+    out = split_rows(train, evals, spec, hub.get("manifest"))
     for split, rows in out.items():
         if not rows:
             raise io.DataError(f"dataset '{spec.get('name')}': the {split} split is empty")
