@@ -1,6 +1,17 @@
 # transfer-atlas: how does fine-tuning on one task change a model on every other task?
 # Reading order: this file -> workflow/rules/*.smk (one per stage) -> src/transfer_atlas.
+import os
+import sys
+
 from snakemake.utils import min_version
+
+# This checkout's package (src/) for the Snakefile and for every job, in a conda env or not
+# (set for child processes, not a variable the user must provide).
+SRC = os.path.join(workflow.basedir, "src")
+sys.path.insert(0, SRC)
+os.environ.update(
+    PYTHONPATH=os.pathsep.join(filter(None, [SRC, os.getenv("PYTHONPATH")]))
+)
 
 from transfer_atlas.config import validate_config
 

@@ -21,7 +21,6 @@ from transfer_atlas.tasks import TaskError, load_card
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
-VARIANT_KEYS = ("balance", "class_ratio", "mislabel")
 
 
 class ConfigError(ValueError):
@@ -150,7 +149,7 @@ def _check_model(model: dict, i: int, source: str) -> None:
 
 
 def check_config(config: dict, source: str = "config") -> None:
-    """Checks beyond the schema: names, tasks, files, sources/targets, GPU demands."""
+    """Checks beyond the schema: names, tasks, files, sources/targets."""
     names = [m["name"] for m in config["models"]]
     for i, model in enumerate(config["models"]):
         if names.count(model["name"]) > 1:
@@ -169,13 +168,6 @@ def check_config(config: dict, source: str = "config") -> None:
         for i, name in enumerate(config.get(key) or []):
             if name not in datasets:
                 raise ConfigError(f"{source}: key '{key}.{i}': dataset '{name}' is not defined")
-    if config.get("resources", {}).get("require_gpu"):
-        import torch
-
-        if not torch.cuda.is_available():
-            raise ConfigError(
-                f"{source}: key 'resources.require_gpu': the config demands a GPU but none is visible"
-            )
 
 
 def card_overrides(spec: dict) -> dict[str, Any]:

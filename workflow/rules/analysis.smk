@@ -16,6 +16,8 @@ rule spacy_parse:
         "logs/spacy_parse/{dataset}.log",
     benchmark:
         "benchmarks/spacy_parse/{dataset}.tsv"
+    conda:
+        "../envs/transfer-atlas.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -44,6 +46,8 @@ rule style_similarity:
         "logs/style_similarity/style_similarity.log",
     benchmark:
         "benchmarks/style_similarity/style_similarity.tsv"
+    conda:
+        "../envs/transfer-atlas.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -65,6 +69,8 @@ rule embed_prompts:
         "logs/embed_prompts/{dataset}.log",
     benchmark:
         "benchmarks/embed_prompts/{dataset}.tsv"
+    conda:
+        "../envs/transfer-atlas.yaml"
     threads: 2
     resources:
         mem_mb=3000,
@@ -95,6 +101,8 @@ rule semantic_similarity:
         "logs/semantic_similarity/semantic_similarity.log",
     benchmark:
         "benchmarks/semantic_similarity/semantic_similarity.tsv"
+    conda:
+        "../envs/transfer-atlas.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -124,6 +132,8 @@ rule similarity_vs_transfer:
         "logs/similarity_vs_transfer/{model}.log",
     benchmark:
         "benchmarks/similarity_vs_transfer/{model}.tsv"
+    conda:
+        "../envs/transfer-atlas.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -181,6 +191,8 @@ rule pca:
         "logs/pca/{model}.log",
     benchmark:
         "benchmarks/pca/{model}.tsv"
+    conda:
+        "../envs/transfer-atlas.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -211,6 +223,8 @@ rule dependency_analysis:
         "logs/dependency_analysis/{model}.log",
     benchmark:
         "benchmarks/dependency_analysis/{model}.tsv"
+    conda:
+        "../envs/transfer-atlas.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -250,6 +264,8 @@ rule length_analysis:
         "logs/length_analysis/{model}.log",
     benchmark:
         "benchmarks/length_analysis/{model}.tsv"
+    conda:
+        "../envs/transfer-atlas.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -288,6 +304,8 @@ rule class_analysis:
         "logs/class_analysis/{model}.log",
     benchmark:
         "benchmarks/class_analysis/{model}.tsv"
+    conda:
+        "../envs/transfer-atlas.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -315,6 +333,8 @@ rule class_input_lengths:
         "logs/class_input_lengths/class_input_lengths.log",
     benchmark:
         "benchmarks/class_input_lengths/class_input_lengths.tsv"
+    conda:
+        "../envs/transfer-atlas.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -341,6 +361,8 @@ rule asymmetry:
         "logs/asymmetry/{model}.log",
     benchmark:
         "benchmarks/asymmetry/{model}.tsv"
+    conda:
+        "../envs/transfer-atlas.yaml"
     threads: 1
     resources:
         mem_mb=2000,

@@ -26,6 +26,8 @@ rule flips:
         "logs/flips/{model}.log",
     benchmark:
         "benchmarks/flips/{model}.tsv"
+    conda:
+        "../envs/transfer-atlas.yaml"
     threads: 1
     resources:
         mem_mb=2000,

@@ -17,6 +17,8 @@ rule report:
         "logs/report/summary.log",
     benchmark:
         "benchmarks/report/summary.tsv"
+    conda:
+        "../envs/transfer-atlas.yaml"
     threads: 1
     resources:
         mem_mb=1000,
