@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from transfer_atlas import io
+from transfer_atlas.plots import heatmap
 
 
 def shared_square(delta: pd.DataFrame) -> pd.DataFrame:
@@ -58,8 +59,6 @@ def asymmetry_index(square: pd.DataFrame) -> float:
 
 def run(delta_csv: str, model: str, out: dict) -> pd.DataFrame:
     """Antisymmetric part, ranked pairs and heatmaps of the shared datasets."""
-    from transfer_atlas.analysis import figures
-
     square = shared_square(pd.read_csv(delta_csv, index_col="adapter"))
     if len(square) < 2:
         raise io.DataError(f"{delta_csv}: asymmetry needs >= 2 datasets that are both sources and targets")
@@ -77,5 +76,20 @@ def run(delta_csv: str, model: str, out: dict) -> pd.DataFrame:
             "units": "points",
         },
     )
-    io.save_figure(out["heatmap"], figures.asymmetry_heatmap(anti, model))
+    io.save_figure(out["heatmap"], asymmetry_heatmap(anti, model))
     return pairs
+
+
+# --- figures -----------------------------------------------------------------------------------
+
+
+def asymmetry_heatmap(anti: pd.DataFrame, model: str):
+    """The antisymmetric part (M - Mᵀ)/2 of the transfer matrix of the shared datasets."""
+    return heatmap(
+        anti,
+        f"{model}: asymmetry (M − Mᵀ)/2\nred: row → column transfers more than column → row",
+        "target (column)",
+        "source (row)",
+        "asymmetry (points of accuracy)",
+        center=0.0,
+    )

@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import logging
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import seaborn as sns
 from scipy.stats import spearmanr, wasserstein_distance
 
 from transfer_atlas import io
 from transfer_atlas.analysis import inputs
+from transfer_atlas.analysis.common import DELTA
+from transfer_atlas.plots import density, grid
 
 log = logging.getLogger(__name__)
 MEASURES = ("w_base", "w_source", "w_reference")
@@ -109,14 +113,63 @@ def run(
     out: dict,
 ) -> pd.DataFrame:
     """Length table, correlations with delta, KDE grid and scatter for the generation targets."""
-    from transfer_atlas.analysis import figures
-
     delta = pd.read_csv(delta_csv, index_col="adapter")
     lengths = collect_lengths(prediction_paths, source_paths, reference_paths)
     table = length_table(lengths, delta, list(reference_paths))
     corr = correlations(table)
     io.write_csv(out["table"], table.round(4))
     io.write_csv(out["correlation"], corr.round(6))
-    io.save_figure(out["kde"], figures.length_kdes(lengths, table, model))
-    io.save_figure(out["scatter"], figures.length_vs_delta(table, corr, model))
+    io.save_figure(out["kde"], length_kdes(lengths, table, model))
+    io.save_figure(out["scatter"], length_vs_delta(table, corr, model))
     return table
+
+
+# --- figures -----------------------------------------------------------------------------------
+
+
+def length_kdes(lengths: dict, table: pd.DataFrame, model: str):
+    """One panel per (source, generation target): adapter vs base vs source vs reference lengths."""
+    cells = table[table.source != "base"]
+    fig, axes = grid(len(cells), 3, width=4.3, height=3.0)
+    styles = {
+        "base output": {"color": "grey"},
+        "adapter output": {"color": "#4C72B0", "lw": 2},
+        "source's training targets": {"color": "#DD8452", "ls": "--"},
+        "target's reference answers": {"color": "black", "ls": ":"},
+    }
+    for ax, row in zip(axes, cells.itertuples(), strict=True):
+        samples = [
+            lengths[("base", row.target)],
+            lengths[(row.source, row.target)],
+            lengths[("source_data", row.source)],
+            lengths[("reference", row.target)],
+        ]
+        for (label, style), values in zip(styles.items(), samples, strict=True):
+            density(ax, values, label, **style)
+        ax.set_ylim(bottom=0)
+        ax.set_xlim(left=0)
+        ax.set_title(f"{row.source} → {row.target}: Δ = {row.delta:+.1f} points", fontsize=9)
+        ax.set_xlabel("length (words)")
+        ax.set_ylabel("density")
+    handles = [plt.Line2D([], [], **style) for style in styles.values()]
+    fig.legend(handles, list(styles), loc="upper center", ncol=4, fontsize=8, bbox_to_anchor=(0.5, 0.985))
+    fig.suptitle(f"{model}: output-length distributions (KDE; vertical line = all values equal)", y=1.0)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.4 / fig.get_figheight()))
+    return fig
+
+
+def length_vs_delta(table: pd.DataFrame, corr: pd.DataFrame, model: str):
+    """Wasserstein distance of adapter outputs to the target's reference lengths vs Δ score."""
+    sub = table[table.source != "base"]
+    fig, ax = plt.subplots(figsize=(6.5, 4.8))
+    sns.scatterplot(data=sub, x="w_reference", y="delta", hue="target", style="target", s=70, ax=ax)
+    for r in sub.itertuples():
+        ax.annotate(r.source, (r.w_reference, r.delta), fontsize=7, textcoords="offset points", xytext=(4, 3))
+    pooled = corr[(corr.target == "all") & (corr.measure == "w_reference")]
+    note = f" (pooled Spearman ρ = {pooled.rho.iloc[0]:.2f})" if len(pooled) else ""
+    ax.set_title(f"{model}: closer to the target's lengths, more transfer?{note}", fontsize=10)
+    ax.set_xlabel("Wasserstein distance, adapter output vs target references (words)")
+    ax.set_ylabel(DELTA)
+    ax.axhline(0, color="grey", lw=0.5)
+    fig.tight_layout()
+    return fig

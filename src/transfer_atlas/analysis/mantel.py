@@ -20,6 +20,8 @@ import pandas as pd
 from scipy.stats import rankdata, spearmanr
 
 from transfer_atlas import io
+from transfer_atlas.analysis.common import DELTA
+from transfer_atlas.plots import grid
 
 log = logging.getLogger(__name__)
 
@@ -94,8 +96,6 @@ def mantel(
 
 def run(sim_paths: dict[str, str], delta_csv: str, settings: dict, model: str, out: dict) -> pd.DataFrame:
     """Mantel test of every similarity kind against the delta matrix; writes CSVs and scatter plots."""
-    from transfer_atlas.analysis import figures
-
     delta = pd.read_csv(delta_csv, index_col="adapter")
     stats, pairs = [], []
     for kind, path in sim_paths.items():
@@ -107,5 +107,45 @@ def run(sim_paths: dict[str, str], delta_csv: str, settings: dict, model: str, o
     stats, pairs = pd.DataFrame(stats), pd.concat(pairs, ignore_index=True)
     io.write_csv(out["stats"], stats.round(6))
     io.write_csv(out["pairs"], pairs.round(6))
-    io.save_figure(out["scatter"], figures.similarity_scatter(pairs, stats, model))
+    io.save_figure(out["scatter"], similarity_scatter(pairs, stats, model))
     return stats
+
+
+# --- figures -----------------------------------------------------------------------------------
+
+
+def extremes(frame: pd.DataFrame, columns: list[str], k: int) -> pd.Index:
+    """Index of the rows with the k largest |value| of any of `columns` (the ones worth a label)."""
+    keep = set()
+    for col in columns:
+        keep |= set(frame[col].abs().nlargest(k).index)
+    return pd.Index(sorted(keep))
+
+
+def similarity_scatter(pairs: pd.DataFrame, stats: pd.DataFrame, model: str):
+    """One panel per similarity kind: similarity (x) vs transfer delta (y) over source≠target pairs."""
+    kinds = list(stats["kind"])
+    fig, axes = grid(len(kinds), len(kinds), width=5.2, height=4.4)
+    for ax, kind in zip(axes, kinds, strict=True):
+        sub = pairs[pairs.kind == kind]
+        ax.scatter(sub.similarity, sub.delta, color="#4C72B0", alpha=0.8)
+        for _, row in sub.loc[extremes(sub, ["delta", "similarity"], 3)].iterrows():
+            ax.annotate(
+                f"{row.source}→{row.target}",
+                (row.similarity, row.delta),
+                fontsize=7,
+                textcoords="offset points",
+                xytext=(4, 3),
+            )
+        s = stats.set_index("kind").loc[kind]
+        ax.set_title(
+            f"{kind}: Spearman ρ = {s.spearman_rho:.2f}, Mantel p = {s.mantel_p:.3f} ({s.n_pairs} pairs)",
+            fontsize=10,
+        )
+        ax.set_xlabel(f"{kind} similarity of source and target (cosine)")
+        ax.set_ylabel(DELTA)
+        ax.axhline(0, color="grey", lw=0.5)
+        ax.margins(0.12)
+    fig.suptitle(f"{model}: does dataset similarity explain transfer? (labels: most extreme pairs)")
+    fig.tight_layout()
+    return fig

@@ -1,4 +1,6 @@
-"""Latent traits: PCA of the performance matrix (rows = adapters, columns = targets).
+"""PCA maths: fit, sign convention, bootstrap alignment and intervals, naming hints.
+
+The performance matrix has rows = adapters, columns = targets.
 
 The matrix holds points (0-100) of each target's primary metric: raw adapter scores or
 deltas vs the base model, optionally standardized per target. Loadings are the unit-norm
@@ -11,7 +13,6 @@ gives 95% intervals for each explained-variance ratio and loading.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,10 +20,8 @@ import pandas as pd
 from scipy.optimize import linear_sum_assignment
 from sklearn.decomposition import PCA
 
-from transfer_atlas import io
 from transfer_atlas.analysis import inputs
-
-log = logging.getLogger(__name__)
+from transfer_atlas.analysis.common import LEVEL, percentile_interval
 
 
 @dataclass
@@ -133,20 +132,19 @@ def bootstrap(reference: PcaResult, matrices, scale: bool) -> tuple[np.ndarray, 
 
 
 def interval_tables(
-    reference: PcaResult, ratios: np.ndarray, loadings: np.ndarray, level: float = 0.95
+    reference: PcaResult, ratios: np.ndarray, loadings: np.ndarray, level: float = LEVEL
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Explained variance (pc, ratio, ci_low, ci_high, cumulative) and long loadings table."""
-    q = [(1 - level) / 2 * 100, (1 + level) / 2 * 100]
     ev = pd.DataFrame({"pc": reference.ratios.index, "explained_variance_ratio": reference.ratios.to_numpy()})
     ev["cumulative"] = ev["explained_variance_ratio"].cumsum()
     if len(ratios):
-        ev["ci_low"], ev["ci_high"] = np.percentile(ratios, q, axis=0)
+        ev["ci_low"], ev["ci_high"] = percentile_interval(ratios, level)
     rows = []
     for j, pc in enumerate(reference.loadings.columns):
         for i, target in enumerate(reference.loadings.index):
             row = {"pc": pc, "target": target, "loading": reference.loadings.iloc[i, j]}
             if len(loadings):
-                row["ci_low"], row["ci_high"] = np.percentile(loadings[:, i, j], q)
+                row["ci_low"], row["ci_high"] = percentile_interval(loadings[:, i, j], level)
             rows.append(row)
     return ev, pd.DataFrame(rows)
 
@@ -162,52 +160,6 @@ def naming_hints(loadings: pd.DataFrame, n_top: int = 3) -> dict[str, list[dict]
 
 def hint_label(hints: list[dict]) -> str:
     return ", ".join(f"{'+' if h['loading'] >= 0 else '−'}{h['target']}" for h in hints)
-
-
-def run(
-    matrix_csv: str, delta_csv: str, prediction_paths: list[str], settings: dict, model: str, out: dict
-) -> PcaResult:
-    """Fit the PCA, bootstrap it over evaluation examples, write tables and figures."""
-    from transfer_atlas.analysis import figures
-
-    use, scale = settings["use"], settings["standardize"]
-    frame = pd.read_csv(delta_csv if use == "delta" else matrix_csv, index_col="adapter")
-    matrix = frame.drop(index="base", errors="ignore")
-    if matrix.shape[0] < 2:
-        raise io.DataError(f"{delta_csv}: PCA needs at least 2 adapters, found {matrix.shape[0]}")
-    result = fit_pca(matrix, scale)
-    tables = {t: inputs.correctness_table(p) for t, p in inputs.group_by_target(prediction_paths).items()}
-    tables = {t: tables[t] for t in matrix.columns}
-    rng = np.random.default_rng(settings["seed"])
-    matrices = resampled_matrices(tables, list(matrix.index), use, settings["bootstrap"], rng)
-    ratios, loadings = bootstrap(result, matrices, scale)
-    ev, long = interval_tables(result, ratios, loadings)
-    hints = naming_hints(result.loadings, settings["n_top"])
-    io.write_csv(out["explained_variance"], ev.round(6))
-    io.write_csv(out["loadings"], result.loadings.rename_axis("target").round(6), index=True)
-    io.write_csv(out["loading_intervals"], long.round(6))
-    io.write_csv(out["projections"], result.projections.rename_axis("adapter").round(6), index=True)
-    io.write_json(
-        out["naming"],
-        {
-            "model": model,
-            "use": use,
-            "standardize": scale,
-            "bootstrap": settings["bootstrap"],
-            "units": units(use, scale),
-            "explained_variance_ratio": result.ratios.round(6).to_dict(),
-            "top_targets": hints,
-            "labels": {pc: hint_label(h) for pc, h in hints.items()},
-        },
-    )
-    unit = units(use, scale)
-    io.save_figure(out["scree"], figures.scree(ev, f"{model}: explained variance of the transfer matrix"))
-    io.save_figure(out["loadings_heatmap"], figures.loadings_heatmap(result.loadings, long, model))
-    io.save_figure(out["biplot"], figures.biplot(result, hints, model, unit))
-    io.save_figure(out["profiles"], figures.profiles_heatmap(result.projections, model, unit))
-    io.save_figure(out["stability"], figures.loading_stability(long, model))
-    log.info("explained variance: %s", result.ratios.round(3).to_dict())
-    return result
 
 
 def units(use: str, scale: bool) -> str:
