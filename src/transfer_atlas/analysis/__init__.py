@@ -13,6 +13,7 @@ are named alike.
   classes         confusion matrices, predicted vs gold vs source label distributions
   asymmetry       A->B vs B->A transfer, antisymmetric part (M - M^T) / 2
   flips           inside a cell: examples each adapter gained / lost vs the base, HTML cell picker
+  mislabel        clean vs mislabeled sources: scores and harm of the labels on every target
   transfer_roles  regimes, donors and recipients (the Donors and Recipients study)
   summary         the key numbers of every analysis as Markdown
 """

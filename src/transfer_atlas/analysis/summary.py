@@ -160,6 +160,25 @@ def flips_section(counts_csv: str, n_top: int) -> list[str]:
     return lines + [""]
 
 
+def mislabel_section(table_csv: str) -> list[str]:
+    table = pd.read_csv(table_csv)
+    lines = ["### Clean vs mislabeled sources (scores in points; harm = mislabeled − clean)", ""]
+    for variant, sub in table.groupby("variant", sort=False):
+        own, other = sub[sub.kind == "direct"], sub[sub.kind != "direct"]
+        parts = [
+            f"on {r.target} (own task) {r.score_clean:.1f} → {r.score_mislabeled:.1f} ({r.harm:+.1f})"
+            for r in own.itertuples()
+        ]
+        if len(other):
+            worst = other.loc[other.harm.abs().idxmax()]
+            parts.append(
+                f"on the {len(other)} other targets mean harm {other.harm.mean():+.1f}, "
+                f"largest |harm| {abs(worst.harm):.1f} on {worst.target}"
+            )
+        lines.append(f"- {variant} vs {sub.clean.iloc[0]}: " + "; ".join(parts))
+    return lines + [""]
+
+
 def write(model_inputs: dict[str, dict], settings: dict, out_path: str, roots: dict | None = None) -> str:
     """Write the Markdown summary; `model_inputs` maps model -> named input paths; `roots` maps
     dataset -> root dataset (pair kinds, `analysis.common`)."""
@@ -191,6 +210,8 @@ def write(model_inputs: dict[str, dict], settings: dict, out_path: str, roots: d
             lines += asymmetry_section(
                 paths["asymmetry_pairs"], paths["asymmetry_summary"], settings["n_top"]
             )
+        if paths.get("mislabel"):
+            lines += mislabel_section(paths["mislabel"])
         if paths.get("length_correlation"):
             lines += length_section(paths["length_correlation"])
         if paths.get("dependency"):
