@@ -38,6 +38,7 @@ include: "workflow/rules/matrix.smk"
 include: "workflow/rules/transfer_roles.smk"
 include: "workflow/rules/analysis.smk"
 include: "workflow/rules/flips.smk"
+include: "workflow/rules/mislabel.smk"
 include: "workflow/rules/report.smk"
 
 

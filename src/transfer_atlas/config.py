@@ -21,7 +21,6 @@ from transfer_atlas.tasks import TaskError, load_card
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
-VARIANT_KEYS = ("balance", "class_ratio", "mislabel")
 
 
 class ConfigError(ValueError):

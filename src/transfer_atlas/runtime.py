@@ -12,6 +12,10 @@ to it; under SLURM the allocation has already done so.
   torch         torch version, e.g. "2.13.0+cu126"
   cuda_build    CUDA version torch was built with, or null (CPU-only build)
   cuda_available, gpu_count, gpu_names (list), cuda_visible_devices (env value or null)
+
+Analysis-only jobs never import torch: `setup` sets torch's thread count only when the
+script has already imported torch (the model scripts import it through their module);
+otherwise OMP_NUM_THREADS / MKL_NUM_THREADS tell a later import (e.g. embeddings).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -33,17 +38,21 @@ class DeviceError(RuntimeError):
 
 def setup(smk) -> None:
     """Route logging to `smk.log[0]`, use `smk.threads` CPU threads, enforce the GPU request."""
-    import torch
-
     from transfer_atlas.io import setup_logging
 
     setup_logging(smk.log[0] if smk.log else None)
-    torch.set_num_threads(max(1, int(smk.threads)))
+    threads = max(1, int(smk.threads))
     gpus = int(getattr(smk.resources, "gpu", 0) or 0)
     if gpus > 0:
         if not os.environ.get("SLURM_JOB_ID"):
             claim_gpus(gpus)
         require_cuda(gpus, f"rule '{smk.rule}'")
+    if "torch" not in sys.modules:  # an analysis job: no torch import just for a thread count
+        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = str(threads)
+        log.info("device: cpu (torch not loaded by this job), %d thread(s)", threads)
+        return
+    sys.modules["torch"].set_num_threads(threads)
     log.info("device: %s", device_info())
 
 
