@@ -1,19 +1,16 @@
 # Input functions, wildcard constraints and the expanded lists of models, datasets,
-# sources, targets and seeds. No side effects beyond validating the config.
-from pathlib import Path
+# sources, targets and seeds. No side effects (the Snakefile validated the config).
 
 from transfer_atlas import config as ta_config
 from transfer_atlas import data
 from transfer_atlas.settings import rerun_settings
 
-ta_config.check_config(config, "config")
 DATASETS = ta_config.resolve_datasets(config)
 MODELS = [m["name"] for m in config["models"]]
 SOURCES = ta_config.sources(config)
 TARGETS = ta_config.targets(config)
 SEEDS = config["seeds"]
 ADAPTERS = [f"{s}/seed{seed}" for s in SOURCES for seed in SEEDS]
-SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
 
 
 wildcard_constraints:
@@ -61,6 +58,15 @@ def model_rule_resources(stage):
 def row_runtime(wildcards):
     """Minutes of an evaluate_row job: evaluate_runtime per target."""
     return config["resources"]["evaluate_runtime"] * len(TARGETS)
+
+
+def preflight_input(wildcards):
+    """GPU jobs wait for the preflight's memory estimates (workflow/rules/preflight.smk).
+    `ancient`: a newer estimates file (e.g. after adding a dataset) reruns no model job.
+    """
+    if config["resources"]["gpu"] > 0:
+        return ancient("results/preflight/estimates.csv")
+    return []
 
 
 def adapter_input(wildcards):
@@ -120,7 +126,7 @@ def transfer_roles_settings(wildcards):
 
 def dataset_roles():
     """{dataset: {task, language}} of every dataset (aggregate rules only); language `und` if unset."""
-    from transfer_atlas.analysis.regimes import dataset_roles as roles
+    from transfer_atlas.analysis.transfer_roles.pairs import dataset_roles as roles
 
     return roles(DATASETS)
 

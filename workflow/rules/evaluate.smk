@@ -10,6 +10,7 @@ if config["evaluate"]["job"] == "cell":
             model="results/models/{model}/model_info.json",
             eval="results/data/{target}/eval.jsonl",
             adapter=adapter_input,
+            preflight=preflight_input,
         output:
             predictions="results/predictions/{model}/{adapter}/{target}.jsonl",
             score="results/scores/{model}/{adapter}/{target}.json",
@@ -17,6 +18,8 @@ if config["evaluate"]["job"] == "cell":
             "logs/evaluate/{model}/{adapter}/{target}.log",
         benchmark:
             "benchmarks/evaluate/{model}/{adapter}/{target}.tsv"
+        conda:
+            "../envs/transfer-atlas.yaml"
         threads: config["resources"]["evaluate_threads"]
         resources:
             **model_rule_resources("evaluate"),
@@ -34,6 +37,7 @@ if config["evaluate"]["job"] == "row":
             model="results/models/{model}/model_info.json",
             evals=expand("results/data/{target}/eval.jsonl", target=TARGETS),
             adapter=adapter_input,
+            preflight=preflight_input,
         output:
             predictions=expand(
                 "results/predictions/{{model}}/{{adapter}}/{target}.jsonl",
@@ -46,6 +50,8 @@ if config["evaluate"]["job"] == "row":
             "logs/evaluate/{model}/{adapter}/_row.log",
         benchmark:
             "benchmarks/evaluate/{model}/{adapter}/_row.tsv"
+        conda:
+            "../envs/transfer-atlas.yaml"
         threads: config["resources"]["evaluate_threads"]
         resources:
             **model_rule_resources("evaluate") | {"runtime": row_runtime},
