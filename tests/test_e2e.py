@@ -9,6 +9,7 @@ import pytest
 
 from tests.conftest import HUB_TOKEN as TOKEN
 from tests.conftest import dry_run_counts, read_json, tiny_config, write_config
+from transfer_atlas import io
 
 pytestmark = pytest.mark.slow
 
@@ -19,6 +20,7 @@ def test_every_output_matches_its_contract(tiny_run):
     work, _ = tiny_run
     res = work / "results"
     names = ["arith_small", "sentiment2", "paraphrase"]
+    hashes: dict[str, set] = {}
     for name in names:
         prof = read_json(res / "data" / name / "profile.json")
         assert prof["splits"]["train"]["n"] == 24 and prof["splits"]["eval"]["n"] == 8
@@ -41,15 +43,25 @@ def test_every_output_matches_its_contract(tiny_run):
                 "n_output_tokens",
             } <= set(preds[0])
             assert score["value"] == pytest.approx(100 * sum(p["correct"] for p in preds) / 8)
+            pred_file = res / "predictions" / "tiny" / adapter / f"{target}.jsonl"
+            assert score["predictions_sha256"] == io.sha256_file(pred_file)
+            made = score["provenance"]
+            assert made["packages"]["torch"] and made["git"]["commit"] and made["device"] == "cpu"
+            hashes.setdefault(adapter, set()).add(made["settings_sha256"])
             if target != "arith_small":
                 assert sum(map(sum, score["confusion_matrix"])) == 8
                 assert set(score["pred_distribution"]) == set(score["labels"])
+    assert all(len(h) == 3 for h in hashes.values())  # one per target
+    assert len(set.union(*hashes.values())) == 12  # every cell's settings differ (adapter or target)
     for name in names:
         adapter = res / "adapters" / "tiny" / name / "seed0"
         assert (adapter / "adapter_model.safetensors").exists() and (adapter / "adapter_config.json").exists()
         log = [json.loads(x) for x in (adapter / "train_log.jsonl").open()]
         assert [r["step"] for r in log] == [1, 2, 3, 4] and all(r["tokens_per_s"] > 0 for r in log)
-        assert read_json(adapter / "train_summary.json")["steps"] == 4
+        summary = read_json(adapter / "train_summary.json")
+        assert summary["steps"] == 4 and summary["resumed_from_step"] == 0
+        assert summary["provenance"]["settings_sha256"] and len(summary["fingerprint"]) == 16
+    assert not any((res / "checkpoints").rglob("state.json"))  # deleted once the adapters exist
 
 
 def test_matrix_files(tiny_run):
@@ -62,6 +74,10 @@ def test_matrix_files(tiny_run):
     pd.testing.assert_frame_equal(delta, (matrix.iloc[1:] - matrix.loc["base"]).round(4), atol=1e-3)
     assert len(pd.read_csv(mdir / "scores_long.csv")) == 12
     assert (mdir / "delta_heatmap.png").stat().st_size > 5000
+    made = read_json(mdir / "provenance.json")
+    assert len(made["cells"]) == 12 and made["git"]["commit"] and made["device"].startswith("none")
+    summary = (work / "results" / "report" / "summary.md").read_text()
+    assert "## Provenance" in summary and made["settings_sha256"] in summary
     for rule in ("train_lora", "evaluate", "assemble_matrix"):
         assert any((work / "logs" / rule).rglob("*.log")) and any((work / "benchmarks" / rule).rglob("*.tsv"))
 

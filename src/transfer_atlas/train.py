@@ -7,7 +7,8 @@ peft files (adapter_config.json, adapter_model.safetensors; loadable with
                     tokens_per_s, elapsed_s
   train_summary.json  source, seed, steps, final/mean loss, hyperparameters, elapsed_s,
                     resumed_from_step (0 unless a checkpoint of the same fingerprint was
-                    resumed), fingerprint (transfer_atlas.train.fingerprint), adapter_sha256,
+                    resumed), fingerprint (transfer_atlas.train.fingerprint), provenance
+                    (transfer_atlas.provenance.record), adapter_sha256,
                     environment (device, torch and CUDA versions, GPU names:
                     transfer_atlas.runtime.device_info)
 The checkpoint folder (results/checkpoints/...) is deleted once the adapter is written.
@@ -23,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from transfer_atlas import checkpoint, io, settings
+from transfer_atlas import checkpoint, io, provenance, settings
 from transfer_atlas.batching import schedule, tokenize_records
 from transfer_atlas.models import load_model, load_tokenizer, pick_device
 from transfer_atlas.runtime import device_info
@@ -94,8 +95,10 @@ def train_lora(
     source: str,
     seed: int,
     dtype: str = "auto",
+    settings_sha256: str | None = None,
 ) -> dict:
-    """Fine-tune a LoRA adapter on `train_path`; write it atomically to `out_dir`."""
+    """Fine-tune a LoRA adapter on `train_path`; write it atomically to `out_dir`.
+    `settings_sha256`: its result-settings hash (transfer_atlas.provenance), recorded."""
     torch.manual_seed(seed)
     device = pick_device()
     tok = load_tokenizer(model_info)
@@ -157,8 +160,9 @@ def train_lora(
                 step + 1,
                 {"fingerprint": fp, "log": log_rows, "source": source, "seed": seed},
             )
+    run = {"fingerprint": fp, "provenance": provenance.record(settings_sha256)}
     summary = _write_adapter(
-        model, Path(out_dir), log_rows, cfg, source, seed, start, time.perf_counter() - t0, fp
+        model, Path(out_dir), log_rows, cfg, source, seed, start, time.perf_counter() - t0, run
     )
     checkpoint.remove(ckpt_dir)
     return summary
@@ -173,7 +177,7 @@ def _write_adapter(
     seed: int,
     resumed_from: int,
     elapsed: float,
-    fp: str,
+    run: dict,
 ) -> dict:
     losses = [r["loss"] for r in log_rows]
     summary = {
@@ -187,7 +191,7 @@ def _write_adapter(
         "elapsed_s": elapsed,
         "mean_tokens_per_s": sum(r["tokens"] for r in log_rows[resumed_from:]) / max(elapsed, 1e-9),
         "hyperparameters": cfg,
-        "fingerprint": fp,
+        **run,
         "environment": device_info(),
     }
     with io.atomic_dir(out_dir) as tmp:

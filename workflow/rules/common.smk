@@ -90,6 +90,7 @@ def matrix_outputs(model):
         "cells": f"results/matrix/{model}/cells.csv",
         "matrix": f"results/matrix/{model}/matrix.csv",
         "delta": f"results/matrix/{model}/delta.csv",
+        "provenance": f"results/matrix/{model}/provenance.json",
     }
 
 

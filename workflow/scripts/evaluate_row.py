@@ -1,6 +1,6 @@
 """Snakemake adapter: score the base model or one adapter on every target, loading it once."""
 
-from transfer_atlas import config, evaluate, io, runtime, settings
+from transfer_atlas import config, evaluate, io, provenance, runtime, settings
 
 smk = snakemake  # noqa: F821
 runtime.setup(smk)
@@ -16,6 +16,9 @@ cells = [
         "predictions": predictions,
         "score": score,
         "meta": meta | {"target": target},
+        "settings_sha256": provenance.cell_settings_hash(
+            smk.config, smk.wildcards.model, target, dict(smk.params.settings), smk.input.adapter or None
+        ),
     }
     for target, eval_path, predictions, score in zip(
         targets, smk.input.evals, smk.output.predictions, smk.output.scores, strict=True

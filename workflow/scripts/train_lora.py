@@ -1,6 +1,6 @@
 """Snakemake adapter: train one LoRA adapter for (model, source, seed)."""
 
-from transfer_atlas import io, runtime, settings, train
+from transfer_atlas import io, provenance, runtime, settings, train
 
 smk = snakemake  # noqa: F821
 runtime.setup(smk)
@@ -15,4 +15,7 @@ train.train_lora(
     source=smk.wildcards.source,
     seed=int(smk.wildcards.seed),
     dtype=dtype,
+    settings_sha256=provenance.adapter_settings_hash(
+        smk.config, smk.wildcards.model, smk.wildcards.source, dict(smk.params.settings)
+    ),
 )

@@ -4,13 +4,15 @@ Per model: explained variance of the top PCs (bootstrap 95% intervals) and what 
 loads on, strongest positive and negative transfers (points), the cells with the most
 flipped examples, Mantel tests of similarity
 vs transfer, the most asymmetric pairs, and length / dependency highlights when present.
+Last, a Provenance section (transfer_atlas.provenance.markdown): versions, git commit, and
+each model's matrix result-settings hash.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from transfer_atlas import io
+from transfer_atlas import io, provenance
 from transfer_atlas.analysis.common import transfer_pairs
 from transfer_atlas.analysis.pca import hint_label
 
@@ -216,6 +218,8 @@ def write(model_inputs: dict[str, dict], settings: dict, out_path: str, roots: d
             lines += length_section(paths["length_correlation"])
         if paths.get("dependency"):
             lines += dependency_section(paths["dependency"])
+    matrices = {m: p["provenance"] for m, p in model_inputs.items() if p.get("provenance")}
+    lines += provenance.markdown(matrices)
     text = "\n".join(lines)
     io.write_text(out_path, text)
     return text
