@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from tests.conftest import sigkill_at_marker
-from transfer_atlas import checkpoint, data, io
+from transfer_atlas import checkpoint, data, io, validation
 from transfer_atlas.batching import IGNORE, collate, schedule, tokenize_records
 from transfer_atlas.train import TrainingDiverged, train_lora
 
@@ -306,3 +306,99 @@ def test_a_kill_while_replacing_a_checkpoint_leaves_one_to_resume(tmp_path, tiny
     assert resumed["resumed_from_step"] == 2 and resumed["steps"] == 6
     _adapters_equal(tmp_path / "ref", tmp_path / "ad", exact=False)
     assert list(tmp_path.glob(".ck*")) == [] and not (tmp_path / "ck").exists()
+
+
+def test_plan_epochs_and_warmup_ratio():
+    from transfer_atlas.validation import plan
+
+    study = {"batch_size": 16, "epochs": 3, "warmup_ratio": 0.1, "steps": 60, "warmup_steps": 5}
+    assert plan(study, 270) == {"steps": 51, "warmup_steps": 6, "steps_per_epoch": 17, "eval_every": 17}
+    fixed = {"batch_size": 8, "steps": 24, "warmup_steps": 5}
+    assert plan(fixed, 192) == {"steps": 24, "warmup_steps": 5, "steps_per_epoch": 24, "eval_every": 24}
+
+
+def test_validation_split_is_seeded_and_disjoint():
+    from transfer_atlas.validation import split
+
+    train, val = split(list(range(24)), 0.1, seed=17)
+    assert len(val) == 2 and sorted(train + val) == list(range(24))
+    assert split(list(range(24)), 0.1, seed=17) == (train, val) != split(list(range(24)), 0.1, seed=42)
+    assert split(list(range(5)), 0.0, 1) == (list(range(5)), [])
+
+
+RECIPE = {**CFG, "epochs": 3, "val_fraction": 0.25, "warmup_ratio": 0.1, "checkpoint_every": 0}
+
+
+def _scripted_losses(monkeypatch, losses: list):
+    """Replace the validation loss by `losses` (an Exception entry is raised) and keep a copy
+    of the trainable weights at every call."""
+    seen = []
+
+    def fake(model, examples, pad_id, device, cfg):
+        seen.append({n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad})
+        value = losses[len(seen) - 1]
+        if isinstance(value, Exception):
+            raise value
+        return value
+
+    monkeypatch.setattr(validation, "validation_loss", fake)
+    return seen
+
+
+def _assert_adapter_is(folder, weights: dict) -> None:
+    from safetensors.torch import load_file
+
+    saved = load_file(folder / "adapter_model.safetensors")
+    assert len(saved) == len(weights) > 0
+    for name, value in weights.items():
+        assert torch.equal(saved[name.replace(".default", "")], value), name
+
+
+def test_the_adapter_written_is_the_step_of_the_lowest_validation_loss(
+    tmp_path, tiny_model_dir, train_file, monkeypatch
+):
+    seen = _scripted_losses(monkeypatch, [3.0, 1.0, 2.0])  # 18 train examples / 4 = 5 steps per epoch
+    summary = train_lora(
+        _info(tiny_model_dir), str(train_file), str(tmp_path / "ad"), str(tmp_path / "ck"), RECIPE, "s", 0
+    )
+    log = [json.loads(x) for x in (tmp_path / "ad" / "train_log.jsonl").open()]
+    assert [(r["step"], r["val_loss"]) for r in log if "val_loss" in r] == [(5, 3.0), (10, 1.0), (15, 2.0)]
+    assert (summary["steps"], summary["n_train"], summary["n_validation"]) == (15, 18, 6)
+    assert summary["plan"] == {"steps": 15, "warmup_steps": 2, "steps_per_epoch": 5, "eval_every": 5}
+    assert (summary["best_step"], summary["best_val_loss"]) == (10, 1.0)
+    _assert_adapter_is(tmp_path / "ad", seen[1])
+    assert not torch.equal(seen[1][next(iter(seen[1]))], seen[2][next(iter(seen[2]))])
+
+
+def test_the_best_checkpoint_survives_a_resume(tmp_path, tiny_model_dir, train_file, monkeypatch):
+    cfg = {**RECIPE, "checkpoint_every": 10}
+    args = (_info(tiny_model_dir), str(train_file), str(tmp_path / "ad"), str(tmp_path / "ck"), cfg, "s", 0)
+    first = _scripted_losses(monkeypatch, [1.0, 3.0, RuntimeError("killed")])
+    with pytest.raises(RuntimeError, match="killed"):
+        train_lora(*args)  # the step-10 checkpoint holds the step-5 weights as the best
+    _scripted_losses(monkeypatch, [2.0])
+    summary = train_lora(*args)
+    assert (summary["resumed_from_step"], summary["best_step"], summary["best_val_loss"]) == (10, 5, 1.0)
+    _assert_adapter_is(tmp_path / "ad", first[0])
+
+
+def test_real_validation_loss_selects_its_minimum(tmp_path, tiny_model_dir, train_file):
+    from peft import PeftModel
+
+    from transfer_atlas.models import load_model, load_tokenizer
+
+    cfg = {**RECIPE, "lr": 0.05, "grad_clip": 0.0}
+    summary = train_lora(
+        _info(tiny_model_dir), str(train_file), str(tmp_path / "ad"), str(tmp_path / "ck"), cfg, "s", 0
+    )
+    log = [json.loads(x) for x in (tmp_path / "ad" / "train_log.jsonl").open()]
+    losses = {r["step"]: r["val_loss"] for r in log if "val_loss" in r}
+    assert summary["best_step"] == min(losses, key=losses.get) and summary["best_val_loss"] == min(
+        losses.values()
+    )
+    tok = load_tokenizer(_info(tiny_model_dir))
+    examples = tokenize_records(tok, io.read_jsonl(train_file), cfg["max_length"])
+    _, val = validation.split(examples, cfg["val_fraction"], 0)
+    model = PeftModel.from_pretrained(load_model(_info(tiny_model_dir), "float32"), tmp_path / "ad")
+    again = validation.validation_loss(model, val, tok.pad_token_id, torch.device("cpu"), cfg)
+    assert again == pytest.approx(summary["best_val_loss"], rel=1e-5)

@@ -1,8 +1,9 @@
 """Resumable training checkpoints without pickles: safetensors for tensors, JSON for the rest.
 
 A checkpoint folder holds adapter.safetensors (trainable weights), optimizer.safetensors
-(AdamW moments, flattened), rng.safetensors (torch RNG states) and state.json (step,
-param groups, `fingerprint`, the training log so far). It is written with
+(AdamW moments, flattened), rng.safetensors (torch RNG states), state.json (step, param
+groups, `fingerprint`, the training log so far, best_step / best_val_loss) and, with a
+validation split, best.safetensors (the weights of the lowest validation loss so far). It is written with
 `io.atomic_dir`: a new folder is renamed in only after the old one was renamed aside, so
 one of the two is always complete, and `restore` accepts either.
 
@@ -28,7 +29,9 @@ log = logging.getLogger(__name__)
 FILES = ("adapter.safetensors", "optimizer.safetensors", "rng.safetensors", "state.json")
 
 
-def save(folder: Path, model, optimizer, step: int, extra: dict) -> None:
+def save(folder: Path, model, optimizer, step: int, extra: dict, best_weights: dict | None = None) -> None:
+    """Write the checkpoint of `step`; `best_weights` (the LoRA weights of the lowest
+    validation loss so far) go to best.safetensors."""
     trainable = {n: p.detach().cpu().contiguous() for n, p in model.named_parameters() if p.requires_grad}
     opt = optimizer.state_dict()
     flat = {
@@ -43,6 +46,8 @@ def save(folder: Path, model, optimizer, step: int, extra: dict) -> None:
         save_file(trainable, tmp / "adapter.safetensors")
         save_file(flat, tmp / "optimizer.safetensors")
         save_file(rng, tmp / "rng.safetensors")
+        if best_weights:
+            save_file({k: v.contiguous() for k, v in best_weights.items()}, tmp / "best.safetensors")
         io.write_json(tmp / "state.json", {"step": step, "param_groups": opt["param_groups"], **extra})
 
 
@@ -102,6 +107,8 @@ def load(folder: Path, model, optimizer, state: dict) -> dict:
     torch.set_rng_state(rng["cpu"])
     if "cuda" in rng and torch.cuda.is_available():
         torch.cuda.set_rng_state(rng["cuda"])
+    if (folder / "best.safetensors").is_file():
+        state["best_weights"] = load_file(folder / "best.safetensors")
     return state
 
 
