@@ -11,16 +11,22 @@ from transfer_atlas import settings
 pytestmark = pytest.mark.slow
 
 MODEL_RULES = {"prepare_model", "prepare_data", "train_lora", "evaluate", "evaluate_row"}
-# One new value per execution-only key (resources.require_gpu needs a GPU to be set at all).
+# One new value per execution-only key. resources.gpu (0 -> 1 makes the preflight gate an
+# input of every model job, and moves dtype `auto` from float32 to bfloat16) and evaluate.job
+# (a row job reads every target) are tested on their own below.
 EXECUTION_CHANGES = {
     "train.checkpoint_every": 3,
+    "train.micro_batch_tokens": 64,
+    "train.gradient_checkpointing": True,
     "evaluate.batch_size": 3,
     "evaluate.merge_adapter": False,
     "evaluate.sort_by_length": False,
     "evaluate.continuous_batching": False,
     "evaluate.shared_prefix": False,
     "evaluate.trim_logits": False,
-    "resources.gpu": 1,
+    "resources.gpu_mem_gb": 40,
+    "resources.gpu_tflops": 989,
+    "resources.gpu_tb_s": 3.35,
     "resources.train_threads": 2,
     "resources.evaluate_threads": 2,
     "resources.train_mem_mb": 1234,
@@ -54,7 +60,7 @@ def test_every_key_of_the_schema_has_a_role():
     leaves = [k for k in settings.roles() if not any(o.startswith(k + ".") for o in settings.roles())]
     assert leaves and all(settings.role(k) in settings.ROLES for k in leaves)
     executed = {k for k in leaves if settings.role(k) == "execution"}
-    assert executed == set(EXECUTION_CHANGES) | {"evaluate.job", "resources.require_gpu"}
+    assert executed == set(EXECUTION_CHANGES) | {"evaluate.job", "resources.gpu"}
     assert {k for k in leaves if settings.role(k) == "display"} == set(DISPLAY_CHANGES)
 
 
@@ -93,11 +99,13 @@ def test_display_keys_rerun_no_model_job(tiny_run, tiny_model_dir):
     assert rules == {"pca", "dependency_analysis", "report", "all"}  # `all`: no file, no work
 
 
-def test_switching_the_job_mode_changes_no_params(tiny_run, tiny_model_dir):
-    """evaluate.job = row reads every target with another script, so the default `input` and
-    `code` triggers reschedule the rows; with the other triggers (params included) nothing reruns."""
-    triggers = ("--rerun-triggers", "mtime", "params", "software-env")
-    assert _dry_run(tiny_run, tiny_model_dir, "evaluate.job", "row", *triggers) == []
+def test_switching_the_job_mode_or_gpu_changes_no_params(tiny_run, tiny_model_dir):
+    """Neither evaluate.job nor resources.gpu reaches a job's params. Both still reschedule
+    model jobs through Snakemake's other triggers: a row job reads every target's eval file
+    with another script (input, code, mtime), and gpu > 0 adds the preflight gate as an input
+    of every model job."""
+    for key, value in (("evaluate.job", "row"), ("resources.gpu", 1)):
+        assert _dry_run(tiny_run, tiny_model_dir, key, value, "--rerun-triggers", "params") == []
 
 
 def test_learning_rate_retrains_every_adapter_and_rescores_its_cells_only(tiny_run, tiny_model_dir):
