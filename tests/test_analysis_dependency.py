@@ -65,13 +65,11 @@ def test_missing_parse_is_an_error():
 
 def test_figure_of_an_empty_or_object_table():
     """No relation above min_count (empty, object dtype as read back) still gives a figure."""
-    from transfer_atlas.analysis import figures
-
     cols = ["source", "relation", "n_prompts", "success_ratio", "ci_low", "ci_high"]
-    fig = figures.success_ratios(pd.DataFrame(columns=cols, dtype=object), 5, "m", "t")
+    fig = dependency.success_ratio_figure(pd.DataFrame(columns=cols, dtype=object), 5, "m", "t")
     assert "no relation" in fig.axes[0].texts[0].get_text()
     table = pd.DataFrame(
         [["a", "nsubj", 4, 1.0, 0.5, 1.5], ["a", "oprd", 2, None, None, None]], columns=cols, dtype=object
     )
-    fig = figures.success_ratios(table, 5, "m", "t")
+    fig = dependency.success_ratio_figure(table, 5, "m", "t")
     assert fig.axes[0].get_title() == "a adapter"

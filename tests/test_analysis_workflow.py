@@ -113,6 +113,7 @@ def analysed(tmp_path_factory, tiny_model_dir):
         f"{an}/length/kde.png",
         f"{an}/asymmetry/asymmetry.png",
         "results/analysis/classes/input_lengths.png",
+        f"{an}/flips/flips.html",
     ]
     proc = run_snakemake(work, cfg, "--rerun-triggers=mtime", *targets)
     assert "rule train_lora" not in proc.stderr and "rule evaluate" not in proc.stderr
@@ -155,10 +156,32 @@ def test_per_target_analyses(analysed):
     assert len(pairs) == 3 and (pairs.asymmetry >= 0).all()
 
 
+def test_flips_match_the_planted_accuracies(analysed):
+    work = analysed[0]
+    counts = pd.read_csv(work / "results" / "matrix" / "tiny" / "flips.csv")
+    assert len(counts) == 9  # 3 adapters x 3 targets
+    delta = pd.read_csv(work / "results" / "matrix" / "tiny" / "delta.csv", index_col="adapter")
+    for r in counts.itertuples():  # fake_rows: the first round(accuracy * n) examples are correct
+        assert r.net_points == pytest.approx(delta.loc[r.source, r.target])
+    cell = counts.set_index(["source", "target"]).loc[("arith_small", "arith_small")]
+    assert cell.losses == 0 and cell.gains == cell.n / 2  # 25% -> 75%
+    examples = pd.read_csv(work / "results" / "analysis" / "tiny" / "flips" / "examples.csv")
+    gains = examples[(examples.source == "arith_small") & (examples.target == "arith_small")]
+    assert (
+        (gains.direction == "gain").all()
+        and (gains.adapter_tokens == 32).all()
+        and (gains.base_tokens == 5).all()
+    )
+    assert (
+        "<select id='pick'>" in (work / "results" / "analysis" / "tiny" / "flips" / "flips.html").read_text()
+    )
+
+
 def test_summary_and_html_report(analysed):
     work, cfg, targets = analysed
     summary = (work / "results" / "report" / "summary.md").read_text()
     assert "| PC1 |" in summary and "Mantel" in summary and "sentiment2 → paraphrase +25.0" in summary
+    assert "### Inside the cells" in summary
     html = work / "results" / "report.html"
     run_snakemake(work, cfg, "--rerun-triggers=mtime", "--report", str(html), *targets)
     text = html.read_text(errors="ignore")
@@ -169,6 +192,7 @@ def test_summary_and_html_report(analysed):
         "Class distributions",
         "Output length",
         "Asymmetry",
+        "Inside the cells",
     ):
         assert category in text
 

@@ -107,3 +107,38 @@ def test_sliding_window_caches_fall_back_to_generate(tiny_model, monkeypatch):
         continuous_greedy(model, ids, [0], 3, tok.pad_token_id, lambda *_: False, 2)
     expect = greedy_generate(model, tok, ["a b"], 3, continuous=False)
     assert greedy_generate(model, tok, ["a b"], 3) == expect
+
+
+def test_eos_ids_join_tokenizer_and_generation_config(sharp_model):
+    from transfer_atlas.models import eos_ids
+
+    model, tok = sharp_model
+    saved = model.generation_config.eos_token_id
+    try:
+        model.generation_config.eos_token_id = [7, tok.eos_token_id, 9]
+        assert eos_ids(tok, model) == [tok.eos_token_id, 7, 9]
+        model.generation_config.eos_token_id = None
+        assert eos_ids(tok, model) == [tok.eos_token_id]
+    finally:
+        model.generation_config.eos_token_id = saved
+
+
+@pytest.mark.parametrize("continuous", [True, False])
+def test_any_generation_config_eos_ends_the_answer(sharp_model, continuous):
+    """A row stops at the first token of the generation config's eos list (Llama-3 Instruct
+    lists three), not only at the tokenizer's eos: its text is what came before."""
+    model, tok = sharp_model
+    prompts = PROMPTS[:4]
+    refs = [_reference(model, tok, p, 12) for p in prompts]
+    stop_token = refs[0][5]  # a token the first answer emits at step 6
+    assert stop_token != tok.eos_token_id
+    saved = model.generation_config.eos_token_id
+    try:
+        model.generation_config.eos_token_id = [tok.eos_token_id, stop_token]
+        got = greedy_generate(model, tok, prompts, 12, batch_size=3, continuous=continuous)
+    finally:
+        model.generation_config.eos_token_id = saved
+    for ref, (text, n_tok) in zip(refs, got):
+        cut = ref.index(stop_token) if stop_token in ref else len(ref)
+        assert n_tok == cut and text == tok.decode(ref[:cut], skip_special_tokens=True)
+    assert got[0][1] == refs[0].index(stop_token) <= 5

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from tests.test_regimes import DELTA, NAMES, SETTINGS, grid_pairs
-from transfer_atlas.analysis import donors
+from transfer_atlas.analysis.transfer_roles import all_models, donors
 
 
 def scores(frame):
@@ -86,7 +86,7 @@ def test_run_and_run_all_models_write_every_output(tmp_path):
     assert all(out[k].stat().st_size > 5000 for k in ("language_heatmap_png", "task_heatmap_png", "scatter"))
     allout = {k: tmp_path / f"all_{k}.csv" for k in ("regimes", "donors", "recipients", "consistency")}
     allout.update(regimes_png=tmp_path / "all_regimes.png", consistency_png=tmp_path / "all_cons.png")
-    res = donors.run_all_models(paths, SETTINGS, 0, allout)
+    res = all_models.run(paths, SETTINGS, 0, allout)
     assert set(res["regimes"]["model"]) == {"m1", "m2", "all"}
     assert len(pd.read_csv(allout["consistency"])) == 2
     assert allout["consistency_png"].stat().st_size > 5000

@@ -5,8 +5,9 @@ import pandas as pd
 import pytest
 
 from tests.conftest import run_snakemake, write_config
-from transfer_atlas import external, io
-from transfer_atlas.analysis import donors, regimes
+from transfer_atlas import io
+from transfer_atlas.analysis.transfer_roles import donors, external, regimes
+from transfer_atlas.analysis.transfer_roles.pairs import regime
 
 SETTINGS = {
     "bootstrap": 0,
@@ -29,7 +30,7 @@ def release_table(models=("llama", "qwen")) -> pd.DataFrame:
                 for sl in LANGS:
                     for et in TASKS:
                         for el in LANGS:
-                            reg = regimes.regime(st, sl, et, el)
+                            reg = regime(st, sl, et, el)
                             # cell-level noise that sums to 0 within every regime
                             noise = 0.25 * (LANGS.index(el) - 1) * (reg != "MT-ML")
                             d = MEANS[reg] + (50 if rank == 64 else 0) + noise

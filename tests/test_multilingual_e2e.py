@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import run_snakemake, tiny_config, write_config
-from transfer_atlas.analysis.regimes import REGIMES, TRANSFER
+from transfer_atlas.analysis.transfer_roles.pairs import REGIMES, TRANSFER
 
 pytestmark = pytest.mark.slow
 LANGS = ["en", "de", "zh"]

@@ -9,7 +9,7 @@ import yaml
 from transfer_atlas import data, io
 from transfer_atlas.config import card_overrides
 from transfer_atlas.tasks import load_card
-from transfer_atlas.tasks.multilingual import fmt_hellaswag, fmt_xcopa
+from transfer_atlas.tasks.multilingual import fmt_hellaswag, fmt_truthfulqa, fmt_xcopa
 
 
 def build(spec):
@@ -198,6 +198,19 @@ def test_m_hellaswag_holdout_and_language_override(tmp_path):
     assert de["eval"][0]["label"] == "fries them.. Done" and de["eval"][0]["choices"][1] == " sleeps."
 
 
+def tqa_hub(tmp_path, de_rows, en_rows):
+    main = fake_hub(tmp_path / "tqa", {"de": {"val": de_rows}, "fr": {"val": de_rows}})
+    en = fake_hub(tmp_path / "tqa_en", {"default": {"validation": en_rows}})
+    en_hub = {
+        "id": en,
+        "config": None,
+        "revision": None,
+        "train_split": "validation",
+        "eval_split": "validation",
+    }
+    return {"id": main, "revision": None, "languages": {"en": en_hub}}
+
+
 def test_m_truthfulqa_flat_and_nested_fields(tmp_path):
     flat = {
         "question": "Is the earth flat?",
@@ -205,25 +218,76 @@ def test_m_truthfulqa_flat_and_nested_fields(tmp_path):
         "mc1_targets_labels": [1, 0],
     }
     nested = {"question": "Q", "mc1_targets": {"choices": ["a", "b", "c"], "labels": [0, 1, 0]}}
-    main = fake_hub(tmp_path / "tqa", {"de": {"val": [flat] * 5}})
-    en = fake_hub(tmp_path / "tqa_en", {"multiple_choice": {"validation": [nested] * 5}})
-    hub = {
-        "id": main,
-        "revision": None,
-        "languages": {
-            "en": {
-                "id": en,
-                "config": "multiple_choice",
-                "revision": None,
-                "train_split": "validation",
-                "eval_split": "validation",
-            }
-        },
-    }
+    hub = tqa_hub(tmp_path, [flat] * 5, [nested] * 5)
     de = build({"name": "t.de", "task": "m_truthfulqa", "language": "de", "hub": hub, "n_eval": 2})
     en_recs = build({"name": "t.en", "task": "m_truthfulqa", "language": "en", "hub": hub, "n_eval": 2})
     assert de["eval"][0]["prompt"] == "Q: Is the earth flat?\nA:" and de["eval"][0]["label"] == "No."
     assert en_recs["eval"][0]["label"] == "b" and len(en_recs["train"]) == 3
+    # the aligned English release prints mc1_targets as a string with numpy arrays
+    printed = "{'choices': array(['x', 'y'], dtype=object), 'labels': array([0, 1])}"
+    assert fmt_truthfulqa({"question": "q", "mc1_targets": printed}, "en")["label"] == "y"
+
+
+def leaks(splits: dict[str, dict[str, list[dict]]]) -> set[str]:
+    """Eval item ids of any language that appear in any language's train split."""
+    train = {r["id"] for out in splits.values() for r in out["train"]}
+    return {r["id"] for out in splits.values() for r in out["eval"]} & train
+
+
+def test_truthfulqa_english_eval_items_are_never_trained_in_another_language(tmp_path):
+    """Row i is question i in every language; the translations carry an `id` field that the
+    English release lacks, so ids must come from the row number in every language."""
+
+    def rows(lang, with_id):
+        return [
+            {
+                "question": f"[{lang}] question {i}",
+                "mc1_targets_choices": ["true", "false"],
+                "mc1_targets_labels": [1, 0],
+                **({"id": f"okapi-{lang}-{i}"} if with_id else {}),
+            }
+            for i in range(20)
+        ]
+
+    hub = tqa_hub(tmp_path, rows("de", True), rows("en", False))
+    spec = {"task": "m_truthfulqa", "hub": hub, "n_eval": 6, "seed": 42}
+    out = {lang: build({**spec, "name": f"t.{lang}", "language": lang}) for lang in ("en", "de", "fr")}
+    assert not leaks(out)
+    question = {lang: {r["prompt"].split("question ")[1] for r in out[lang]["eval"]} for lang in out}
+    trained = {lang: {r["prompt"].split("question ")[1] for r in out[lang]["train"]} for lang in out}
+    assert question["en"] == question["de"] == question["fr"] and len(question["en"]) == 6
+    assert not question["en"] & (trained["de"] | trained["fr"])  # by content, not only by id
+
+
+def test_manifest_fixes_the_splits(tmp_path):
+    manifest = tmp_path / "tqa.csv"
+    manifest.write_text("split,id\ntrain,1\ntrain,4\ntrain,7\ntest,0\ntest,2\n")
+    rows = [
+        {"question": f"q{i}", "mc1_targets_choices": ["a", "b"], "mc1_targets_labels": [1, 0]}
+        for i in range(9)
+    ]
+    hub = {**tqa_hub(tmp_path, rows, rows), "manifest": str(manifest)}
+    recs = build({"name": "t.de", "task": "m_truthfulqa", "language": "de", "hub": hub, "seed": 3})
+    assert sorted(r["id"] for r in recs["train"]) == ["1", "4", "7"]
+    assert sorted(r["id"] for r in recs["eval"]) == ["0", "2"]
+    manifest.write_text("split,id\ntrain,1\ntest,99\n")
+    with pytest.raises(io.DataError, match=r"manifest .*tqa.csv: 1 eval ids not in the source"):
+        build({"name": "t.de", "task": "m_truthfulqa", "language": "de", "hub": hub})
+
+
+@pytest.mark.parametrize("task", ["mgsm", "sib200", "xcopa"])
+def test_no_eval_item_of_one_language_is_in_any_train_split(shared_datasets, task):
+    """Every language of the local copy: eval ids never appear in any language's train split,
+    and every language holds out the same items."""
+    langs = sorted({p.name.split(".")[0] for p in (shared_datasets / task).glob("*.jsonl")})
+    out = {}
+    for lang in langs:
+        spec = {"name": f"{task}.{lang}", "task": task, "language": lang, "path": str(shared_datasets / task)}
+        out[lang] = build({**spec, "n_eval": 40, "seed": 11})
+    assert len(out) >= 2 and not leaks(out)
+    assert len({tuple(r["id"] for r in o["eval"]) for o in out.values()}) == 1
+    if task == "xcopa":  # idx is numbered per split: the 100 validation items are not test items 0-99
+        assert all(r["id"].startswith("train/") for r in out[langs[0]]["train"])
 
 
 def test_save_to_disk_folder_per_language(tmp_path):

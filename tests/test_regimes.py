@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from transfer_atlas.analysis import regimes
+from transfer_atlas.analysis.transfer_roles import pairs as pairs_table
+from transfer_atlas.analysis.transfer_roles import regimes
 
 SETTINGS = {"bootstrap": 0, "positive_threshold": 0.0, "harm_threshold": 1.0}
 NAMES = ["A.x", "A.y", "B.x", "B.y"]
@@ -49,7 +50,7 @@ def grid_cells(model="m", delta=DELTA) -> pd.DataFrame:
 
 
 def grid_pairs(model="m", delta=DELTA) -> pd.DataFrame:
-    return regimes.pairs_from_cells(grid_cells(model, delta), ROLES, model)
+    return pairs_table.pairs_from_cells(grid_cells(model, delta), ROLES, model)
 
 
 @pytest.mark.parametrize(
@@ -64,7 +65,7 @@ def grid_pairs(model="m", delta=DELTA) -> pd.DataFrame:
     ],
 )
 def test_regime_of_a_pair(src, tgt, expected):
-    assert regimes.regime(*src, *tgt) == expected
+    assert pairs_table.regime(*src, *tgt) == expected
 
 
 def test_pairs_from_cells_labels_every_pair():
@@ -73,16 +74,23 @@ def test_pairs_from_cells_labels_every_pair():
     table = pairs.pivot(index="source", columns="target", values="regime").loc[NAMES, NAMES]
     assert list(table.loc["A.x"]) == ["MT-ML", "MT-CL", "CT-ML", "CT-CL"]
     assert list(table.loc["B.y"]) == ["CT-CL", "CT-ML", "MT-CL", "MT-ML"]
-    assert pairs["regime"].value_counts().to_dict() == {r: 4 for r in regimes.REGIMES}
+    assert pairs["regime"].value_counts().to_dict() == {r: 4 for r in pairs_table.REGIMES}
     row = pairs.set_index(["source", "target"]).loc[("A.y", "A.x")]
     assert row["delta"] == 6 and row["value"] == 56 and row["base_value"] == 50 and row["n_seeds"] == 3
 
 
 def test_dataset_roles_default_language_is_und():
-    roles = regimes.dataset_roles({"a.de": {"task": "arc", "language": "de"}, "s": {"task": "sentiment2"}})
+    roles = pairs_table.dataset_roles(
+        {
+            "a.de": {"task": "arc", "language": "de"},
+            "s": {"task": "sentiment2"},
+            "v": {"task": "sentiment2", "parent": "s"},
+        }
+    )
     assert roles == {
-        "a.de": {"task": "arc", "language": "de"},
-        "s": {"task": "sentiment2", "language": "und"},
+        "a.de": {"task": "arc", "language": "de", "root": "a.de"},
+        "s": {"task": "sentiment2", "language": "und", "root": "s"},
+        "v": {"task": "sentiment2", "language": "und", "root": "s"},
     }
 
 
@@ -128,7 +136,7 @@ def test_run_writes_pairs_summary_and_figure(tmp_path):
     grid_cells().to_csv(cells, index=False)
     out = {"pairs": tmp_path / "pairs.csv", "regimes": tmp_path / "regimes.csv", "figure": tmp_path / "r.png"}
     regimes.run(str(cells), "m", ROLES, {**SETTINGS, "bootstrap": 50}, 0, out)
-    back = regimes.read_pairs(out["pairs"])
+    back = pairs_table.read_pairs(out["pairs"])
     assert len(back) == 16 and back["source_language"].tolist()[:4] == ["x"] * 4
     assert pd.read_csv(out["regimes"]).set_index("regime").loc["MT-CL", "mean_delta"] == pytest.approx(3.5)
     assert out["figure"].stat().st_size > 5000
@@ -136,4 +144,4 @@ def test_run_writes_pairs_summary_and_figure(tmp_path):
 
 def test_unknown_dataset_in_cells_is_named():
     with pytest.raises(Exception, match="no task/language: \\['A.x'\\]"):
-        regimes.pairs_from_cells(grid_cells(), {k: v for k, v in ROLES.items() if k != "A.x"}, "m")
+        pairs_table.pairs_from_cells(grid_cells(), {k: v for k, v in ROLES.items() if k != "A.x"}, "m")

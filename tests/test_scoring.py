@@ -232,6 +232,8 @@ def test_rouge_l_known_values():
     assert rouge_l("a b c d", "a c d e") == pytest.approx(0.75)  # LCS a c d: P = R = 3/4
     assert rouge_l("def f(x): return x", "def f(x): return x") == 1.0
     assert rouge_l("x", "") == 0.0 and rouge_l("a b", "c d") == 0.0
+    # rouge-score's tokenizer: lower case, letters and digits only (punctuation dropped)
+    assert rouge_l("Hello, World!", "hello world") == 1.0
 
 
 def test_also_generate_reports_loglik_and_generated_accuracy(tiny_model, real_prompts):

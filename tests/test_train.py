@@ -60,6 +60,23 @@ def test_truncation_keeps_the_target(tiny_model):
     )
 
 
+def test_truncation_of_a_long_answer_keeps_the_prompt_tail_and_eos(tiny_model):
+    """A Magicoder-like example (answer longer than max_length) keeps half of the budget for the
+    end of its prompt, the start of its answer, and eos."""
+    _, tok = tiny_model
+    prompt = "Write a function. " * 20 + "\nAnswer:"
+    answer = " def f(x):\n    return x" * 40
+    ex = tokenize_records(tok, [{"prompt": prompt, "target": answer}], 32)[0]
+    p_ids = tok(prompt)["input_ids"]
+    a_ids = tok(answer, add_special_tokens=False)["input_ids"]
+    assert len(ex["input_ids"]) == 32 and ex["input_ids"][:16] == p_ids[-16:]
+    assert ex["input_ids"][16:] == a_ids[:15] + [tok.eos_token_id]
+    assert ex["labels"] == [IGNORE] * 16 + a_ids[:15] + [tok.eos_token_id]
+    short = tokenize_records(tok, [{"prompt": "Q:", "target": answer}], 32)[0]  # short prompt: whole
+    n = len(tok("Q:")["input_ids"])
+    assert short["input_ids"][:n] == tok("Q:")["input_ids"] and len(short["input_ids"]) == 32
+
+
 def test_bucketed_schedule_groups_lengths_and_covers_every_example():
     lengths = [i % 97 + 5 for i in range(256)]
     plan = schedule(lengths, 8, 32, seed=0, mode="bucketed")

@@ -19,15 +19,20 @@ CHUNK_BATCHES = 16  # `bucketed`: batches per length-sorted chunk of a shuffled 
 def tokenize_records(tok, records: list[dict], max_length: int) -> list[dict]:
     """input_ids = prompt + target + eos, labels = -100 on prompt tokens (loss on target only).
 
-    Too long an example loses the start of its prompt, never its target (the target itself
-    is cut to max_length - 1 tokens so at least one prompt token gives it context).
+    An example longer than `max_length` keeps the tail of its prompt (the end of the
+    instruction, where the answer starts), at least min(prompt, max_length // 2) tokens of it,
+    then as much of the target's start as fits, and always ends with eos: a cut code answer
+    still follows its instruction instead of "code after one prompt token".
     """
     out = []
     for record in records:
         prompt = encode_context(tok, record["prompt"], tok.bos_token)  # no 2nd BOS on chat prompts
-        target = tok(record["target"], add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
-        target = target[: max_length - 1]
-        prompt = prompt[-(max_length - len(target)) :]
+        target = tok(record["target"], add_special_tokens=False)["input_ids"]
+        if len(prompt) + len(target) + 1 > max_length:
+            keep_prompt = max(max_length - len(target) - 1, min(len(prompt), max_length // 2))
+            prompt = prompt[len(prompt) - keep_prompt :]
+            target = target[: max_length - len(prompt) - 1]
+        target = target + [tok.eos_token_id]
         out.append({"input_ids": prompt + target, "labels": [IGNORE] * len(prompt) + target})
     return out
 

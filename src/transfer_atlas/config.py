@@ -1,7 +1,10 @@
 """Config loading: schema validation (with defaults) and the checks a schema cannot express.
 
-`load_config` is what tests and scripts use; the Snakefile uses Snakemake's `validate`
-with the same schema and then `check_config`.
+One validator for everyone: the Snakefile, scripts and tests all call `validate_config`
+(or `load_config`, which reads a file and calls it). The schema's `$schema` line picks the
+JSON Schema draft (Snakemake's own `validate` always uses draft 2020-12 and warns on a
+draft-07 schema, so the workflow does not use it). Validation prints nothing when it
+passes; a failure raises `ConfigError` naming the config file(s) and the key.
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ from transfer_atlas.tasks import TaskError, load_card
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
-VARIANT_KEYS = ("balance", "class_ratio", "mislabel")
 
 
 class ConfigError(ValueError):
@@ -41,10 +43,14 @@ def _extend_with_defaults(validator_class):
 
 def validate_schema(config: dict, source: str = "config") -> dict:
     """Validate against the schema, filling defaults in place; raise ConfigError naming the key."""
-    from jsonschema import Draft7Validator
+    from jsonschema.validators import validator_for
 
     schema = yaml.safe_load(SCHEMA.read_text())
-    validator = _extend_with_defaults(Draft7Validator)(schema)
+    draft = validator_for(schema, default=None)
+    if draft is None:
+        raise ConfigError(f"{SCHEMA}: unknown JSON Schema draft {schema.get('$schema')!r}")
+    draft.check_schema(schema)
+    validator = _extend_with_defaults(draft)(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
     if errors:
         err = errors[0]
@@ -53,11 +59,23 @@ def validate_schema(config: dict, source: str = "config") -> dict:
     return config
 
 
+def validate_config(config: dict, source: str | os.PathLike | list = "config") -> dict:
+    """Schema (defaults filled in place) then the checks a schema cannot express.
+
+    `source` names the config in error messages: a path, or the list of config files
+    Snakemake merged (`workflow.overwrite_configfiles or workflow.configfiles`).
+    Returns `config`; raises ConfigError naming the source and the key.
+    """
+    if isinstance(source, list | tuple):
+        source = ", ".join(str(s) for s in source) or "config"
+    validate_schema(config, str(source))
+    check_config(config, str(source))
+    return config
+
+
 def load_config(path: str | os.PathLike) -> dict:
     config = yaml.safe_load(Path(path).read_text()) or {}
-    validate_schema(config, str(path))
-    check_config(config, str(path))
-    return config
+    return validate_config(config, str(path))
 
 
 def expand_languages(entries: list[dict]) -> list[dict]:
@@ -131,7 +149,7 @@ def _check_model(model: dict, i: int, source: str) -> None:
 
 
 def check_config(config: dict, source: str = "config") -> None:
-    """Checks beyond the schema: names, tasks, files, sources/targets, GPU demands."""
+    """Checks beyond the schema: names, tasks, files, sources/targets."""
     names = [m["name"] for m in config["models"]]
     for i, model in enumerate(config["models"]):
         if names.count(model["name"]) > 1:
@@ -150,13 +168,6 @@ def check_config(config: dict, source: str = "config") -> None:
         for i, name in enumerate(config.get(key) or []):
             if name not in datasets:
                 raise ConfigError(f"{source}: key '{key}.{i}': dataset '{name}' is not defined")
-    if config.get("resources", {}).get("require_gpu"):
-        import torch
-
-        if not torch.cuda.is_available():
-            raise ConfigError(
-                f"{source}: key 'resources.require_gpu': the config demands a GPU but none is visible"
-            )
 
 
 def card_overrides(spec: dict) -> dict[str, Any]:

@@ -25,6 +25,7 @@ import torch
 from transfer_atlas import io, prompts, scoring
 from transfer_atlas.generation import greedy_generate
 from transfer_atlas.models import load_model, load_tokenizer, pick_device
+from transfer_atlas.runtime import device_info
 from transfer_atlas.tasks import TaskCard
 from transfer_atlas.tasks.textmatch import INVALID, parse_label, rouge_l
 
@@ -249,6 +250,7 @@ def score_cell(loaded: dict, model_info: dict, cell: dict, cfg: dict, started: f
         **score_summary(rows, card, cfg, meta.get("seed", 0) or 0),
         "model_sha256": model_info.get("weights_sha256"),
         "device": str(loaded["device"]),
+        "environment": device_info(),
         "dtype": str(next(model.parameters()).dtype),
         "batch_size": cfg["batch_size"],
         "merged_adapter": loaded["merged"],

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import torch
 
 from transfer_atlas.decoding import Unsupported, continuous_greedy
+from transfer_atlas.models import eos_ids
 from transfer_atlas.scoring import encode_context
 
 
@@ -15,37 +16,46 @@ def truncate_at_stop(text: str, stop: Sequence[str]) -> str:
     return text if cut < 0 else text[:cut]
 
 
-def _finish(tok, ids: list[int], stop: Sequence[str]) -> tuple[str, int]:
-    """(text cut at the first stop string, n tokens up to the stop string or eos) of an answer."""
-    if tok.eos_token_id in ids:  # eos, then padding
-        ids = ids[: ids.index(tok.eos_token_id)]
+def _finish(tok, ids: list[int], stop: Sequence[str], eos: Sequence[int]) -> tuple[str, int]:
+    """(text cut at the first stop string, n tokens up to the stop string or eos) of an answer.
+
+    `eos`: every end-of-sequence id (transfer_atlas.models.eos_ids); the answer ends at the
+    first of them (what follows is padding)."""
+    end = next((i for i, t in enumerate(ids) if t in eos), None)
+    if end is not None:
+        ids = ids[:end]
     text = tok.decode(ids, skip_special_tokens=True)
     cut = truncate_at_stop(text, stop)
     n_tok = len(ids) if cut == text else len(tok(cut, add_special_tokens=False)["input_ids"])
     return cut, n_tok
 
 
-def _stopper(tok, stop: Sequence[str]):
-    """is_done(prompt index, ids) for continuous batching: eos, or a stop string in the answer.
+def _stopper(tok, stop: Sequence[str], eos: Sequence[int]):
+    """is_done(prompt index, ids) for continuous batching: any eos id, or a stop string in the
+    answer.
 
-    Only a tail of tokens long enough to hold any stop string is decoded each step; a hit
-    there is confirmed on the whole answer, so a row ends exactly when generate() would
-    have its stop string in the text.
+    Only a tail of tokens long enough to hold any stop string is decoded, once per row and
+    step; a hit there is confirmed on the whole answer, so a row ends exactly when generate()
+    would have its stop string in the text.
     """
-    eos = tok.eos_token_id
+    eos = frozenset(eos)
     window = max((len(s) for s in stop), default=0) + 8
 
     def is_done(_prompt: int, ids: list[int]) -> bool:
-        if ids[-1] == eos:
+        if ids[-1] in eos:
             return True
-        if not stop or not any(s in tok.decode(ids[-window:], skip_special_tokens=True) for s in stop):
+        if not stop:
             return False
-        return any(s in tok.decode(ids, skip_special_tokens=True) for s in stop)
+        tail = tok.decode(ids[-window:], skip_special_tokens=True)
+        if not any(s in tail for s in stop):
+            return False
+        text = tok.decode(ids, skip_special_tokens=True)
+        return any(s in text for s in stop)
 
     return is_done
 
 
-def _generate_batches(model, tok, prompts, order, max_new_tokens, stop, batch_size, progress):
+def _generate_batches(model, tok, prompts, order, max_new_tokens, stop, batch_size, progress, eos):
     """One `generate()` call per batch of `order`; each batch runs until its longest answer ends."""
     device = next(model.parameters()).device
     tok.padding_side = "left"
@@ -61,7 +71,7 @@ def _generate_batches(model, tok, prompts, order, max_new_tokens, stop, batch_si
             do_sample=False,
             num_beams=1,
             pad_token_id=tok.pad_token_id,
-            eos_token_id=tok.eos_token_id,
+            eos_token_id=list(eos),
             stop_strings=stop or None,
             tokenizer=tok if stop else None,
             temperature=None,
@@ -93,7 +103,8 @@ def greedy_generate(
     prompts (transfer_atlas.decoding); otherwise one `generate()` call per left-padded batch.
     With `sort_by_length` prompts enter longest first, so prefill batches pad little. Both
     give the greedy answer of each prompt on its own. The token count is the number of
-    generated tokens up to the stop string or end of sequence.
+    generated tokens up to the stop string or end of sequence; every id of
+    `models.eos_ids` (tokenizer and generation config) ends a row.
     """
     stop = [s for s in stop if s]
     if max_new_tokens <= 0 or not prompts:
@@ -102,15 +113,17 @@ def greedy_generate(
     order = list(range(len(prompts)))
     if sort_by_length:
         order.sort(key=lambda i: -len(ids[i]))
-    answers = None
+    eos, answers = eos_ids(tok, model), None
     if continuous:
         pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
         try:
             answers = continuous_greedy(
-                model, ids, order, max_new_tokens, pad, _stopper(tok, stop), batch_size, progress
+                model, ids, order, max_new_tokens, pad, _stopper(tok, stop, eos), batch_size, progress
             )
         except Unsupported:  # e.g. sliding-window caches: fall back to generate()
             pass
     if answers is None:
-        answers = _generate_batches(model, tok, prompts, order, max_new_tokens, stop, batch_size, progress)
-    return [_finish(tok, a, stop) for a in answers]
+        answers = _generate_batches(
+            model, tok, prompts, order, max_new_tokens, stop, batch_size, progress, eos
+        )
+    return [_finish(tok, a, stop, eos) for a in answers]

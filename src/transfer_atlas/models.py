@@ -88,13 +88,34 @@ def prepare_model(spec: dict, info_out: str | Path) -> dict:
 
 
 def pick_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """cuda:0 of this process (its CUDA_VISIBLE_DEVICES, see transfer_atlas.runtime) or the CPU.
+
+    A rule that declares a GPU never gets here without one (runtime.setup fails first); the
+    CPU is logged as a warning so that a run outside Snakemake does not fall back silently."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    log.warning(
+        "CUDA is not available (torch %s, CUDA build %s): running on the CPU",
+        torch.__version__,
+        torch.version.cuda,
+    )
+    return torch.device("cpu")
 
 
 def pick_dtype(name: str, device: torch.device) -> torch.dtype:
     if name == "auto":
         return torch.bfloat16 if device.type == "cuda" else torch.float32
     return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[name]
+
+
+def eos_ids(tok, model=None) -> list[int]:
+    """Every token id that ends generation: the tokenizer's eos plus the model's generation
+    config eos ids (Llama-3 Instruct lists three: <|end_of_text|>, <|eom_id|>, <|eot_id|>)."""
+    ids = [tok.eos_token_id]
+    gen = getattr(model, "generation_config", None)
+    extra = getattr(gen, "eos_token_id", None)
+    ids += extra if isinstance(extra, list | tuple) else [extra]
+    return list(dict.fromkeys(int(i) for i in ids if i is not None))
 
 
 def hub_token() -> str | None:

@@ -1,11 +1,15 @@
-"""Shared seaborn figure helpers (consistent order, titles, units)."""
+"""Shared seaborn figure helpers (consistent order, titles, units): heatmap, grid of panels,
+placeholder figure, KDE. Each analysis draws its own figures beside its maths."""
 
 from __future__ import annotations
+
+import math
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
@@ -43,3 +47,34 @@ def heatmap(
     ax.tick_params(axis="y", rotation=0)
     fig.tight_layout()
     return fig
+
+
+def grid(n: int, ncols: int, width: float = 3.6, height: float = 3.0, **kwargs):
+    """Figure with n panels in rows of `ncols`; unused axes hidden. Returns (fig, flat axes)."""
+    ncols = max(1, min(ncols, n))
+    nrows = max(1, math.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False, **kwargs)
+    flat = axes.ravel()
+    for ax in flat[n:]:
+        ax.set_visible(False)
+    return fig, flat[:n]
+
+
+def empty(title: str, message: str):
+    """A placeholder figure saying why there is nothing to plot."""
+    fig, ax = plt.subplots(figsize=(6, 2.5))
+    ax.axis("off")
+    ax.set_title(title)
+    ax.text(0.5, 0.5, message, ha="center", va="center", wrap=True)
+    return fig
+
+
+def density(ax, values, label: str, **kwargs) -> None:
+    """KDE of `values`, or a vertical line where all values are equal."""
+    values = np.asarray(values, dtype=float)
+    if len(values) == 0:
+        return
+    if np.ptp(values) == 0:
+        ax.axvline(values[0], label=label, **kwargs)
+    else:
+        sns.kdeplot(x=values, ax=ax, label=label, warn_singular=False, cut=0, **kwargs)

@@ -16,6 +16,7 @@ from functools import partial
 import numpy as np
 import torch
 
+from transfer_atlas.analysis.common import bootstrap_mean, percentile_interval
 from transfer_atlas.decoding import left_pad
 
 STRICT = re.compile(r"#### (\-?[0-9\.\,]+)")
@@ -59,10 +60,8 @@ def bootstrap_ci(correct: Sequence[float], n_boot: int = 1000, seed: int = 0) ->
     if len(values) == 0 or n_boot == 0:
         mean = 100 * float(values.mean()) if len(values) else float("nan")
         return (mean, mean)
-    rng = np.random.default_rng(seed)
-    means = values[rng.integers(0, len(values), size=(n_boot, len(values)))].mean(axis=1)
-    lo, hi = np.percentile(means, [2.5, 97.5])
-    return (100 * float(lo), 100 * float(hi))
+    lo, hi = percentile_interval(bootstrap_mean(values, n_boot, np.random.default_rng(seed)))
+    return (100 * lo, 100 * hi)
 
 
 def confusion(gold: Sequence[str], pred: Sequence[str], labels: Sequence[str]) -> list[list[int]]:

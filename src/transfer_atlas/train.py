@@ -6,7 +6,8 @@ peft files (adapter_config.json, adapter_model.safetensors; loadable with
   train_log.jsonl   one row per step: step, loss, lr, tokens (non-padding), target_tokens,
                     tokens_per_s, elapsed_s
   train_summary.json  source, seed, steps, final/mean loss, hyperparameters, elapsed_s,
-                    resumed_from_step, adapter_sha256
+                    resumed_from_step, adapter_sha256, environment (device, torch and CUDA
+                    versions, GPU names: transfer_atlas.runtime.device_info)
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ from pathlib import Path
 import torch
 
 from transfer_atlas import checkpoint, io, prompts
-from transfer_atlas.batching import collate, schedule, tokenize_records
+from transfer_atlas.batching import schedule, tokenize_records
 from transfer_atlas.models import load_model, load_tokenizer, pick_device
+from transfer_atlas.runtime import device_info
+from transfer_atlas.train_step import prepare_for_training, train_step
 
 log = logging.getLogger(__name__)
 
@@ -52,20 +55,6 @@ def lr_at(step: int, cfg: dict) -> float:
     return cfg["lr"] * max(0.0, (total - step) / max(1, total - warm))
 
 
-def train_step(model, optimizer, batch: dict, lr: float, grad_clip: float) -> float:
-    for group in optimizer.param_groups:
-        group["lr"] = lr
-    loss = model(**batch).loss
-    if not torch.isfinite(loss):
-        return float(loss.detach())
-    loss.backward()
-    if grad_clip:
-        torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], grad_clip)
-    optimizer.step()
-    optimizer.zero_grad(set_to_none=True)
-    return float(loss.detach())
-
-
 def _resume(ckpt_dir: Path, model, optimizer, log_rows: list) -> int:
     if not (ckpt_dir / "state.json").exists():
         return 0
@@ -89,7 +78,7 @@ def train_lora(
     torch.manual_seed(seed)
     device = pick_device()
     tok = load_tokenizer(model_info)
-    model = lora_model(load_model(model_info, dtype, device), cfg)
+    model = lora_model(prepare_for_training(load_model(model_info, dtype, device), cfg, device), cfg)
     model.train()
     records = prompts.render_records(
         io.read_jsonl(train_path, ("prompt", "target")), tok, prompts.chat_settings(model_info)
@@ -105,23 +94,29 @@ def train_lora(
     start = _resume(ckpt_dir, model, optimizer, log_rows)
     t0 = time.perf_counter()
     for step in range(start, cfg["steps"]):
-        batch = {
-            k: v.to(device) for k, v in collate([examples[i] for i in plan[step]], tok.pad_token_id).items()
-        }
         t = time.perf_counter()
-        loss = train_step(model, optimizer, batch, lr_at(step, cfg), cfg["grad_clip"])
+        out = train_step(
+            model,
+            optimizer,
+            [examples[i] for i in plan[step]],
+            lr_at(step, cfg),
+            cfg,
+            tok.pad_token_id,
+            device,
+        )
+        loss = out["loss"]
         if not math.isfinite(loss):
             raise TrainingDiverged(
                 f"source '{source}' (seed {seed}): loss is {loss} at step {step + 1}; no adapter written"
             )
         dt = time.perf_counter() - t
-        n_tok = int(batch["attention_mask"].sum())
+        n_tok = out["tokens"]
         row = {
             "step": step + 1,
             "loss": loss,
             "lr": lr_at(step, cfg),
             "tokens": n_tok,
-            "target_tokens": int((batch["labels"] != -100).sum()),
+            "target_tokens": out["target_tokens"],
             "tokens_per_s": n_tok / dt,
             "elapsed_s": time.perf_counter() - t0,
         }
@@ -157,6 +152,7 @@ def _write_adapter(
         "elapsed_s": elapsed,
         "mean_tokens_per_s": sum(r["tokens"] for r in log_rows[resumed_from:]) / max(elapsed, 1e-9),
         "hyperparameters": cfg,
+        "environment": device_info(),
     }
     with io.atomic_dir(out_dir) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)

@@ -16,6 +16,8 @@ rule spacy_parse:
         "logs/spacy_parse/{dataset}.log",
     benchmark:
         "benchmarks/spacy_parse/{dataset}.tsv"
+    conda:
+        "../envs/transfer-atlas.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -44,6 +46,8 @@ rule style_similarity:
         "logs/style_similarity/style_similarity.log",
     benchmark:
         "benchmarks/style_similarity/style_similarity.tsv"
+    conda:
+        "../envs/transfer-atlas.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -65,6 +69,8 @@ rule embed_prompts:
         "logs/embed_prompts/{dataset}.log",
     benchmark:
         "benchmarks/embed_prompts/{dataset}.tsv"
+    conda:
+        "../envs/transfer-atlas.yaml"
     threads: 2
     resources:
         mem_mb=3000,
@@ -95,6 +101,8 @@ rule semantic_similarity:
         "logs/semantic_similarity/semantic_similarity.log",
     benchmark:
         "benchmarks/semantic_similarity/semantic_similarity.tsv"
+    conda:
+        "../envs/transfer-atlas.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -124,6 +132,8 @@ rule similarity_vs_transfer:
         "logs/similarity_vs_transfer/{model}.log",
     benchmark:
         "benchmarks/similarity_vs_transfer/{model}.tsv"
+    conda:
+        "../envs/transfer-atlas.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -131,13 +141,13 @@ rule similarity_vs_transfer:
     params:
         mantel=ANALYSIS["mantel"],
         seed=ANALYSIS["seed"],
+        roots=DATASET_ROOTS,
     script:
         "../scripts/similarity_vs_transfer.py"
 
 
 rule pca:
     input:
-        matrix="results/matrix/{model}/matrix.csv",
         delta="results/matrix/{model}/delta.csv",
         predictions=lambda wc: prediction_files(wc.model),
     output:
@@ -181,6 +191,8 @@ rule pca:
         "logs/pca/{model}.log",
     benchmark:
         "benchmarks/pca/{model}.tsv"
+    conda:
+        "../envs/transfer-atlas.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -188,6 +200,7 @@ rule pca:
     params:
         pca=ANALYSIS["pca"],
         seed=ANALYSIS["seed"],
+        rows=PCA_ROWS,
     script:
         "../scripts/pca.py"
 
@@ -211,6 +224,8 @@ rule dependency_analysis:
         "logs/dependency_analysis/{model}.log",
     benchmark:
         "benchmarks/dependency_analysis/{model}.tsv"
+    conda:
+        "../envs/transfer-atlas.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -250,6 +265,8 @@ rule length_analysis:
         "logs/length_analysis/{model}.log",
     benchmark:
         "benchmarks/length_analysis/{model}.tsv"
+    conda:
+        "../envs/transfer-atlas.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -257,6 +274,7 @@ rule length_analysis:
     params:
         sources=SOURCES,
         targets=GENERATION_TARGETS,
+        roots=DATASET_ROOTS,
     script:
         "../scripts/length_analysis.py"
 
@@ -288,6 +306,8 @@ rule class_analysis:
         "logs/class_analysis/{model}.log",
     benchmark:
         "benchmarks/class_analysis/{model}.tsv"
+    conda:
+        "../envs/transfer-atlas.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -315,6 +335,8 @@ rule class_input_lengths:
         "logs/class_input_lengths/class_input_lengths.log",
     benchmark:
         "benchmarks/class_input_lengths/class_input_lengths.tsv"
+    conda:
+        "../envs/transfer-atlas.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -341,9 +363,13 @@ rule asymmetry:
         "logs/asymmetry/{model}.log",
     benchmark:
         "benchmarks/asymmetry/{model}.tsv"
+    conda:
+        "../envs/transfer-atlas.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        roots=DATASET_ROOTS,
     script:
         "../scripts/asymmetry.py"

@@ -1,9 +1,14 @@
 # Lists, input functions and output sets of the analysis and report rules
 # (workflow/rules/analysis.smk, report.smk). No side effects beyond checking
 # config["analysis"] against the configured targets.
+from transfer_atlas.analysis.common import dataset_roots, pair_kind
+from transfer_atlas.analysis.pca.fit import row_set as pca_row_set
+from transfer_atlas.analysis.mislabel import mislabeled_pairs
 from transfer_atlas.tasks import load_card
 
 ANALYSIS = config["analysis"]
+# {dataset: root dataset}: pair kinds (direct, variant-of-parent, transfer) of every analysis.
+DATASET_ROOTS = dataset_roots(DATASETS)
 
 
 def task_type(name):
@@ -24,9 +29,18 @@ for _i, _t in enumerate(DEPENDENCY_TARGETS):
         raise ta_config.ConfigError(
             f"config: key 'analysis.dependency.targets.{_i}': '{_t}' is not a generation target"
         )
-# PCA needs >= 2 adapters; the Mantel test >= 3 source != target pairs.
-RUN_PCA = len(SOURCES) >= 2
-RUN_MANTEL = sum(s != t for s in SOURCES for t in TARGETS) >= 3
+# Variants with `mislabel` whose clean counterpart is also a source (rule mislabel).
+MISLABEL_PAIRS = mislabeled_pairs(DATASETS, SOURCES)
+# PCA needs >= 2 adapters (of its row set); the Mantel test >= 3 transfer pairs.
+try:
+    PCA_ROWS = pca_row_set(ANALYSIS["pca"]["rows"], SOURCES, DATASETS)
+except ValueError as err:
+    raise ta_config.ConfigError(str(err))
+RUN_PCA = len(PCA_ROWS) >= 2
+RUN_MANTEL = (
+    sum(pair_kind(s, t, DATASET_ROOTS) == "transfer" for s in SOURCES for t in TARGETS)
+    >= 3
+)
 
 
 def prediction_files(model, targets=None):
@@ -78,6 +92,7 @@ def analysis_outputs():
         out.append("results/analysis/classes/input_lengths.png")
     for model in MODELS:
         d = analysis_dir(model)
+        out += [f"results/matrix/{model}/flips.csv", f"{d}/flips/flips.html"]
         if RUN_PCA:
             out += list(pca_outputs(model).values())
             pngs = ("scree", "loadings", "biplot", "profiles", "stability")
@@ -93,6 +108,8 @@ def analysis_outputs():
             out += [f"{d}/length/lengths.csv", f"{d}/length/kde.png"]
         if CLASSIFY_TARGETS:
             out += [f"{d}/classes/shift.csv"]
+        if MISLABEL_PAIRS:
+            out.append(f"{d}/mislabel/clean_vs_mislabeled.png")
         if len(SHARED_DATASETS) >= 2:
             out += list(asymmetry_outputs(model).values()) + [
                 f"{d}/asymmetry/asymmetry.png"
@@ -103,7 +120,10 @@ def analysis_outputs():
 def summary_paths(model):
     """Named inputs of the summary for one model (only the analyses that run)."""
     d = analysis_dir(model)
-    paths = {"delta": f"results/matrix/{model}/delta.csv"}
+    paths = {
+        "delta": f"results/matrix/{model}/delta.csv",
+        "flips": f"results/matrix/{model}/flips.csv",
+    }
     if RUN_PCA:
         paths["explained_variance"] = pca_outputs(model)["explained_variance"]
         paths["naming"] = pca_outputs(model)["naming"]
@@ -113,6 +133,8 @@ def summary_paths(model):
         paths["dependency"] = f"{d}/dependency/success_ratios.csv"
     if GENERATION_TARGETS:
         paths["length_correlation"] = f"{d}/length/correlation.csv"
+    if MISLABEL_PAIRS:
+        paths["mislabel"] = f"{d}/mislabel/clean_vs_mislabeled.csv"
     if len(SHARED_DATASETS) >= 2:
         paths["asymmetry_pairs"] = asymmetry_outputs(model)["pairs"]
         paths["asymmetry_summary"] = asymmetry_outputs(model)["summary"]

@@ -1,17 +1,14 @@
 # Input functions, wildcard constraints and the expanded lists of models, datasets,
-# sources, targets and seeds. No side effects beyond validating the config.
-from pathlib import Path
+# sources, targets and seeds. No side effects (the Snakefile validated the config).
 
 from transfer_atlas import config as ta_config
 
-ta_config.check_config(config, "config")
 DATASETS = ta_config.resolve_datasets(config)
 MODELS = [m["name"] for m in config["models"]]
 SOURCES = ta_config.sources(config)
 TARGETS = ta_config.targets(config)
 SEEDS = config["seeds"]
 ADAPTERS = [f"{s}/seed{seed}" for s in SOURCES for seed in SEEDS]
-SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
 
 
 wildcard_constraints:
@@ -99,7 +96,7 @@ for _reserved in ("external", "all_models"):
 
 def dataset_roles():
     """{dataset: {task, language}} of every dataset (aggregate rules only); language `und` if unset."""
-    from transfer_atlas.analysis.regimes import dataset_roles as roles
+    from transfer_atlas.analysis.transfer_roles.pairs import dataset_roles as roles
 
     return roles(DATASETS)
 

@@ -6,6 +6,8 @@ rule prepare_data:
         "logs/prepare_data/{dataset}.log",
     benchmark:
         "benchmarks/prepare_data/{dataset}.tsv"
+    conda:
+        "../envs/transfer-atlas.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -27,6 +29,8 @@ rule profile_data:
         "logs/profile_data/{dataset}.log",
     benchmark:
         "benchmarks/profile_data/{dataset}.tsv"
+    conda:
+        "../envs/transfer-atlas.yaml"
     threads: 1
     resources:
         mem_mb=2000,

@@ -15,6 +15,8 @@ if config["evaluate"]["job"] == "cell":
             "logs/evaluate/{model}/{adapter}/{target}.log",
         benchmark:
             "benchmarks/evaluate/{model}/{adapter}/{target}.tsv"
+        conda:
+            "../envs/transfer-atlas.yaml"
         threads: config["resources"]["evaluate_threads"]
         resources:
             **model_rule_resources("evaluate"),
@@ -47,6 +49,8 @@ if config["evaluate"]["job"] == "row":
             "logs/evaluate/{model}/{adapter}/_row.log",
         benchmark:
             "benchmarks/evaluate/{model}/{adapter}/_row.tsv"
+        conda:
+            "../envs/transfer-atlas.yaml"
         threads: config["resources"]["evaluate_threads"]
         resources:
             **model_rule_resources("evaluate") | {"runtime": row_runtime},

@@ -12,6 +12,8 @@ rule assemble_matrix:
         "logs/assemble_matrix/{model}.log",
     benchmark:
         "benchmarks/assemble_matrix/{model}.tsv"
+    conda:
+        "../envs/transfer-atlas.yaml"
     threads: 1
     resources:
         mem_mb=2000,

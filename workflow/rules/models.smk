@@ -5,6 +5,8 @@ rule prepare_model:
         "logs/prepare_model/{model}.log",
     benchmark:
         "benchmarks/prepare_model/{model}.tsv"
+    conda:
+        "../envs/transfer-atlas.yaml"
     threads: 1
     resources:
         mem_mb=4000,

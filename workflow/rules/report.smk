@@ -17,6 +17,8 @@ rule report:
         "logs/report/summary.log",
     benchmark:
         "benchmarks/report/summary.tsv"
+    conda:
+        "../envs/transfer-atlas.yaml"
     threads: 1
     resources:
         mem_mb=1000,
@@ -24,5 +26,6 @@ rule report:
     params:
         paths={model: summary_paths(model) for model in MODELS},
         settings=ANALYSIS["report"],
+        roots=DATASET_ROOTS,
     script:
         "../scripts/report_summary.py"

@@ -8,6 +8,8 @@ rule train_lora:
         "logs/train_lora/{model}/{source}/seed{seed}.log",
     benchmark:
         "benchmarks/train_lora/{model}/{source}/seed{seed}.tsv"
+    conda:
+        "../envs/transfer-atlas.yaml"
     threads: config["resources"]["train_threads"]
     resources:
         **model_rule_resources("train"),

@@ -2,10 +2,12 @@
 # (source, target) pair by task and language, donor and recipient scores, and their
 # agreement across base models. Model `external` = the table in config `external_results`.
 # `all_models` is no model: its files come from the last rule.
+# Code: src/transfer_atlas/analysis/transfer_roles/ (rule regimes -> regimes.py, donors ->
+# donors.py, transfer_roles_all_models -> all_models.py; each script calls that module's run()).
 
 
 ruleorder: transfer_roles_all_models > regimes
-ruleorder: transfer_roles_all_models > donors_recipients
+ruleorder: transfer_roles_all_models > donors
 
 
 rule regimes:
@@ -29,6 +31,8 @@ rule regimes:
         "logs/regimes/{model}.log",
     benchmark:
         "benchmarks/regimes/{model}.tsv"
+    conda:
+        "../envs/transfer-atlas.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -41,7 +45,7 @@ rule regimes:
         "../scripts/regimes.py"
 
 
-rule donors_recipients:
+rule donors:
     input:
         "results/analysis/{model}/transfer_roles/pairs.csv",
     output:
@@ -65,9 +69,11 @@ rule donors_recipients:
             subcategory="{model}",
         ),
     log:
-        "logs/donors_recipients/{model}.log",
+        "logs/donors/{model}.log",
     benchmark:
-        "benchmarks/donors_recipients/{model}.tsv"
+        "benchmarks/donors/{model}.tsv"
+    conda:
+        "../envs/transfer-atlas.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -75,7 +81,7 @@ rule donors_recipients:
     params:
         settings=TRANSFER_ROLES,
     script:
-        "../scripts/donors_recipients.py"
+        "../scripts/donors.py"
 
 
 rule transfer_roles_all_models:
@@ -105,6 +111,8 @@ rule transfer_roles_all_models:
         "logs/transfer_roles_all_models/all.log",
     benchmark:
         "benchmarks/transfer_roles_all_models/all.tsv"
+    conda:
+        "../envs/transfer-atlas.yaml"
     threads: 1
     resources:
         mem_mb=2000,

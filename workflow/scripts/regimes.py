@@ -1,7 +1,7 @@
 """Snakemake adapter: pairs table and regime summary (MT-ML / MT-CL / CT-ML / CT-CL) of one model."""
 
 from transfer_atlas import runtime
-from transfer_atlas.analysis import regimes
+from transfer_atlas.analysis.transfer_roles import regimes
 
 smk = snakemake  # noqa: F821
 runtime.setup(smk)

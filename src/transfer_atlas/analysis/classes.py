@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import logging
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import seaborn as sns
 
 from transfer_atlas import io
+from transfer_atlas.plots import density, grid
 
 log = logging.getLogger(__name__)
 
@@ -116,8 +119,6 @@ def run(
     column) and per target a confusion grid and a distribution figure (out["confusion_figures"],
     out["distribution_figures"], in `targets` order).
     """
-    from transfer_atlas.analysis import figures
-
     groups = group_scores(score_paths)
     source_dists = {
         s: distribution(io.read_json(p)["splits"]["train"]["label_distribution"])
@@ -127,12 +128,8 @@ def run(
     parts: dict[str, list[pd.DataFrame]] = {"confusion": [], "distribution": [], "shift": []}
     for i, target in enumerate(targets):
         conf, dist, shift = tables(groups[target], source_dists, delta[target])
-        io.save_figure(
-            out["confusion_figures"][i], figures.confusion_grid(conf, groups[target], model, target)
-        )
-        io.save_figure(
-            out["distribution_figures"][i], figures.label_distributions(dist, shift, model, target)
-        )
+        io.save_figure(out["confusion_figures"][i], confusion_grid(conf, groups[target], model, target))
+        io.save_figure(out["distribution_figures"][i], label_distributions(dist, shift, model, target))
         for name, frame in zip(parts, (conf, dist, shift), strict=True):
             parts[name].append(frame.assign(target=target))
     for name, frames in parts.items():
@@ -143,7 +140,6 @@ def run(
 
 def run_input_lengths(train_paths: list[str], datasets: list[str], out: dict) -> pd.DataFrame:
     """Prompt length (words) by gold label of every classification dataset's training split."""
-    from transfer_atlas.analysis import figures
     from transfer_atlas.analysis.length import word_counts
 
     frames = []
@@ -165,5 +161,113 @@ def run_input_lengths(train_paths: list[str], datasets: list[str], out: dict) ->
         .reset_index()
     )
     io.write_csv(out["table"], summary.round(4))
-    io.save_figure(out["figure"], figures.input_length_kdes(lengths, datasets))
+    io.save_figure(out["figure"], input_length_kdes(lengths, datasets))
     return summary
+
+
+# --- figures -----------------------------------------------------------------------------------
+
+
+def confusion_grid(conf: pd.DataFrame, groups: dict, model: str, target: str):
+    """One annotated confusion matrix (counts, mean over seeds) per adapter, base first."""
+    adapters = list(dict.fromkeys(conf["adapter"]))
+    labels = list(dict.fromkeys(conf["gold"]))
+    size = 0.55 * len(labels) + 1.9
+    fig, axes = grid(len(adapters), 4, width=size + 0.4, height=size)
+    vmax = conf["count"].max()
+    for ax, adapter in zip(axes, adapters, strict=True):
+        cm = conf[conf.adapter == adapter].pivot(index="gold", columns="predicted", values="count")
+        cm = cm.reindex(index=labels, columns=labels)
+        seeds = len(groups[adapter])
+        sns.heatmap(
+            cm,
+            annot=True,
+            fmt=".0f" if seeds == 1 else ".1f",
+            cmap="Blues",
+            vmin=0,
+            vmax=vmax,
+            cbar=False,
+            ax=ax,
+            linewidths=0.5,
+            annot_kws={"size": 8},
+        )
+        acc = 100 * np.trace(cm.to_numpy()) / max(cm.to_numpy().sum(), 1)
+        ax.set_title(f"{adapter}\naccuracy {acc:.1f} points", fontsize=9)
+        ax.set_xlabel("predicted label")
+        ax.set_ylabel("gold label")
+    fig.suptitle(f"{model} on {target}: confusion matrices (counts of examples)")
+    fig.tight_layout()
+    return fig
+
+
+def _stacked(ax, frame: pd.DataFrame, colors: dict, title: str) -> None:
+    """Horizontal stacked bars: rows of `frame` = bars, columns = labels (fractions)."""
+    left = np.zeros(len(frame))
+    for label in frame.columns:
+        vals = frame[label].fillna(0).to_numpy()
+        ax.barh(np.arange(len(frame)), vals, left=left, color=colors[label], label=label, edgecolor="white")
+        for k, (x, v) in enumerate(zip(left, vals, strict=True)):
+            if v >= 0.08:
+                ax.text(x + v / 2, k, f"{100 * v:.0f}%", ha="center", va="center", fontsize=7)
+        left += vals
+    ax.set_yticks(np.arange(len(frame)), frame.index, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("fraction of examples")
+    ax.set_title(title, fontsize=10)
+
+
+def label_distributions(dist: pd.DataFrame, shift: pd.DataFrame, model: str, target: str):
+    """Left: gold and predicted label distributions; right: each source's training labels."""
+    labels = list(dict.fromkeys(dist["label"]))
+    colors = dict(zip(labels, sns.color_palette("Set2", len(labels)), strict=True))
+    pred = dist[dist.kind.isin(["gold", "predicted"])].pivot_table(
+        index="adapter", columns="label", values="fraction", sort=False
+    )
+    tv = shift.set_index("adapter")["tvd_pred_gold"]
+    pred.index = [a if a == "gold" else f"{a} (TVD {tv[a]:.2f})" for a in pred.index]
+    src = dist[dist.kind == "source_train"].pivot_table(
+        index="adapter", columns="label", values="fraction", sort=False
+    )
+    fig, axes = plt.subplots(1, 2, figsize=(12, 0.45 * len(pred) + 2.2), squeeze=False)
+    _stacked(
+        axes[0, 0],
+        pred[[c for c in labels if c in pred.columns]],
+        colors,
+        f"on {target}: gold and predicted labels (TVD to gold)",
+    )
+    if src.empty:
+        axes[0, 1].axis("off")
+        axes[0, 1].text(0.5, 0.5, "no classification source", ha="center", va="center")
+    else:
+        _stacked(
+            axes[0, 1],
+            src[[c for c in labels if c in src.columns]],
+            colors,
+            "training labels of each classification source",
+        )
+    handles = [plt.Rectangle((0, 0), 1, 1, color=colors[lab]) for lab in labels]
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, title="label")
+    fig.suptitle(f"{model}: class-distribution transfer on {target}")
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    return fig
+
+
+def input_length_kdes(lengths: pd.DataFrame, datasets: list[str]):
+    """Per classification dataset: KDE of prompt length (words) for each gold label."""
+    labels = list(dict.fromkeys(lengths["label"]))
+    colors = dict(
+        zip(labels, sns.color_palette("Set2", len(labels)), strict=True)
+    )  # one color per label everywhere
+    fig, axes = grid(len(datasets), 3, width=4.2, height=3.2)
+    for ax, dataset in zip(axes, datasets, strict=True):
+        sub = lengths[lengths.dataset == dataset]
+        for label, group in sub.groupby("label", sort=True):
+            density(ax, group["words"], f"{label} (n={len(group)})", color=colors[label])
+        ax.set_title(dataset, fontsize=10)
+        ax.set_xlabel("prompt length (words)")
+        ax.set_ylabel("density")
+        ax.legend(fontsize=7, title="gold label", title_fontsize=7)
+    fig.suptitle("Label-wise prompt lengths of the classification datasets (training split)")
+    fig.tight_layout()
+    return fig

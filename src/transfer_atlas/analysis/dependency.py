@@ -16,6 +16,8 @@ import pandas as pd
 
 from transfer_atlas import io
 from transfer_atlas.analysis import inputs
+from transfer_atlas.analysis.common import percentile_interval
+from transfer_atlas.plots import empty, grid
 
 log = logging.getLogger(__name__)
 COLUMNS = [
@@ -79,7 +81,7 @@ def success_ratios(
             weights = rng.multinomial(m, np.full(m, 1.0 / m), size=n_boot) / m
             boot = _ratio(weights @ a, weights @ b)
             if np.isfinite(boot).any():
-                row["ci_low"], row["ci_high"] = np.nanpercentile(boot, [2.5, 97.5])
+                row["ci_low"], row["ci_high"] = percentile_interval(boot)
         rows.append(row)
     return pd.DataFrame(rows, columns=COLUMNS)
 
@@ -110,16 +112,87 @@ def run(
 
     Writes one long table (out["table"]) and one bar chart per target (out["figures"], same order).
     """
-    from transfer_atlas.analysis import figures
-
     by_target = inputs.group_by_target(prediction_paths)
     frames = []
     for (target, parse_path), figure_path in zip(parse_paths.items(), out["figures"], strict=True):
         result = target_table(inputs.read_parse(parse_path), by_target[target], settings)
-        io.save_figure(figure_path, figures.success_ratios(result, settings["top"], model, target))
+        io.save_figure(figure_path, success_ratio_figure(result, settings["top"], model, target))
         frames.append(result.assign(target=target))
         log.info("%s: %d relations", target, result.relation.nunique())
     table = pd.concat(frames, ignore_index=True).assign(model=model)
     table = table[["model", "target", "source", "n_seeds", *COLUMNS]]
     io.write_csv(out["table"], table.round(6))
     return table
+
+
+# --- figures -----------------------------------------------------------------------------------
+
+
+def success_ratio_figure(table: pd.DataFrame, top: int, model: str, target: str):
+    """Per adapter, the `top` relations with the highest success ratio (bootstrap 95% interval).
+
+    Relations found in every prompt are left out (their ratio is the overall one, drawn as a
+    dotted line); ratios are written at the bar ends.
+    """
+    title = f"{model} on {target}: success ratio per dependency relation"
+    if table.empty:
+        return empty(title, "no relation reached the minimum prompt count (analysis.dependency.min_count)")
+    table = table.assign(
+        **{
+            c: pd.to_numeric(table[c], errors="coerce")
+            for c in ("success_ratio", "ci_low", "ci_high", "n_prompts")
+        }
+    )
+    sources = list(dict.fromkeys(table["source"]))
+    n_all = table["n_prompts"].max()
+    informative = table[(table.n_prompts < n_all) & table.success_ratio.notna()]
+    rows_shown = max(1, min(top, informative.groupby("source").size().max() if len(informative) else 1))
+    fig, axes = grid(len(sources), 3, width=4.6, height=0.34 * rows_shown + 1.7)
+    finite = table.success_ratio[np.isfinite(table.success_ratio)]
+    xmax = max(2.0, 1.25 * finite.max()) if len(finite) else 2.0
+    for ax, source in zip(axes, sources, strict=True):
+        rows = table[table.source == source]
+        overall = rows[rows.n_prompts == n_all].success_ratio
+        sub = rows[(rows.n_prompts < n_all) & rows.success_ratio.notna()]
+        sub = sub.sort_values(["success_ratio", "n_prompts"], ascending=[False, True]).head(top)
+        ax.axvline(1.0, color="grey", lw=0.8, ls="--")
+        if len(overall) and np.isfinite(overall.iloc[0]):
+            ax.axvline(
+                overall.iloc[0], color="black", lw=0.8, ls=":", label=f"all prompts: {overall.iloc[0]:.2f}"
+            )
+            ax.legend(fontsize=7, loc="lower right")
+        ax.set_title(f"{source} adapter", fontsize=10)
+        ax.set_xlabel("success ratio (adapter / base accuracy)")
+        ax.set_xlim(0, xmax)
+        if sub.empty:
+            ax.text(
+                0.5,
+                0.5,
+                "no relation with a defined ratio\n(base accuracy 0, or every relation\nin every prompt)",
+                ha="center",
+                va="center",
+                transform=ax.transAxes,
+                fontsize=8,
+            )
+            ax.set_yticks([])
+            continue
+        y = np.arange(len(sub))
+        ratio = sub["success_ratio"].to_numpy()
+        ax.barh(y, ratio, color=np.select([ratio > 1, ratio < 1], ["#55A868", "#C44E52"], "#8C8C8C"))
+        err = np.vstack([sub.success_ratio - sub.ci_low, sub.ci_high - sub.success_ratio])
+        ax.errorbar(
+            sub["success_ratio"],
+            y,
+            xerr=np.nan_to_num(err.clip(min=0)),
+            fmt="none",
+            ecolor="black",
+            capsize=2,
+            lw=0.8,
+        )
+        for yi, v in zip(y, sub["success_ratio"], strict=True):
+            ax.text(min(v, xmax) + 0.02 * xmax, yi - 0.2, f"{v:.2f}", fontsize=7)
+        ax.set_yticks(y, [f"{r.relation} (n={r.n_prompts})" for r in sub.itertuples()], fontsize=8)
+        ax.set_ylim(rows_shown - 0.5, -0.5)  # same bar thickness in every panel, first on top
+    fig.suptitle(f"{title} of the prompts (top {top}, {n_all} prompts)")
+    fig.tight_layout()
+    return fig

@@ -5,19 +5,25 @@ source's training targets and the target's reference answers are comparable). Fo
 (adapter, target): mean lengths and the 1-D Wasserstein distance (in words) of the
 adapter's outputs to the base model's outputs, to the source dataset's training targets,
 and to the target's reference answers; then the Spearman correlation of each distance
-with the Δ score (points) across adapters, per target and pooled.
+with the Δ score (points) across adapters, per target and pooled, over transfer pairs only
+(`kind` column, `analysis.common`: the adapter's own cell and a variant on its parent are
+reported in the table but never enter a correlation).
 """
 
 from __future__ import annotations
 
 import logging
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import seaborn as sns
 from scipy.stats import spearmanr, wasserstein_distance
 
 from transfer_atlas import io
 from transfer_atlas.analysis import inputs
+from transfer_atlas.analysis.common import DELTA, TRANSFER_PAIR, pair_kind
+from transfer_atlas.plots import density, grid
 
 log = logging.getLogger(__name__)
 MEASURES = ("w_base", "w_source", "w_reference")
@@ -51,7 +57,7 @@ def length_row(output, base, source, reference) -> dict:
 def correlations(table: pd.DataFrame) -> pd.DataFrame:
     """Spearman rho of each distance with delta across adapters: per target and pooled (`all`)."""
     rows = []
-    sub = table[table.source != "base"]
+    sub = table[table["kind"] == TRANSFER_PAIR]
     groups = [(t, g) for t, g in sub.groupby("target", sort=False)] + [("all", sub)]
     for target, group in groups:
         for measure in MEASURES:
@@ -82,7 +88,10 @@ def collect_lengths(
     return lengths
 
 
-def length_table(lengths: dict, delta: pd.DataFrame, targets: list[str]) -> pd.DataFrame:
+def length_table(
+    lengths: dict, delta: pd.DataFrame, targets: list[str], roots: dict | None = None
+) -> pd.DataFrame:
+    """One row per (base or source, target): lengths, distances, Δ and the pair `kind`."""
     rows = []
     for target in targets:
         for source in ["base", *delta.index]:
@@ -96,6 +105,7 @@ def length_table(lengths: dict, delta: pd.DataFrame, targets: list[str]) -> pd.D
                 ),
             }
             row["delta"] = 0.0 if source == "base" else float(delta.loc[source, target])
+            row["kind"] = "base" if source == "base" else pair_kind(source, target, roots)
             rows.append(row)
     return pd.DataFrame(rows)
 
@@ -107,16 +117,66 @@ def run(
     delta_csv: str,
     model: str,
     out: dict,
+    roots: dict | None = None,
 ) -> pd.DataFrame:
     """Length table, correlations with delta, KDE grid and scatter for the generation targets."""
-    from transfer_atlas.analysis import figures
-
     delta = pd.read_csv(delta_csv, index_col="adapter")
     lengths = collect_lengths(prediction_paths, source_paths, reference_paths)
-    table = length_table(lengths, delta, list(reference_paths))
+    table = length_table(lengths, delta, list(reference_paths), roots)
     corr = correlations(table)
     io.write_csv(out["table"], table.round(4))
     io.write_csv(out["correlation"], corr.round(6))
-    io.save_figure(out["kde"], figures.length_kdes(lengths, table, model))
-    io.save_figure(out["scatter"], figures.length_vs_delta(table, corr, model))
+    io.save_figure(out["kde"], length_kdes(lengths, table, model))
+    io.save_figure(out["scatter"], length_vs_delta(table, corr, model))
     return table
+
+
+# --- figures -----------------------------------------------------------------------------------
+
+
+def length_kdes(lengths: dict, table: pd.DataFrame, model: str):
+    """One panel per (source, generation target): adapter vs base vs source vs reference lengths."""
+    cells = table[table.source != "base"]
+    fig, axes = grid(len(cells), 3, width=4.3, height=3.0)
+    styles = {
+        "base output": {"color": "grey"},
+        "adapter output": {"color": "#4C72B0", "lw": 2},
+        "source's training targets": {"color": "#DD8452", "ls": "--"},
+        "target's reference answers": {"color": "black", "ls": ":"},
+    }
+    for ax, row in zip(axes, cells.itertuples(), strict=True):
+        samples = [
+            lengths[("base", row.target)],
+            lengths[(row.source, row.target)],
+            lengths[("source_data", row.source)],
+            lengths[("reference", row.target)],
+        ]
+        for (label, style), values in zip(styles.items(), samples, strict=True):
+            density(ax, values, label, **style)
+        ax.set_ylim(bottom=0)
+        ax.set_xlim(left=0)
+        ax.set_title(f"{row.source} → {row.target}: Δ = {row.delta:+.1f} points", fontsize=9)
+        ax.set_xlabel("length (words)")
+        ax.set_ylabel("density")
+    handles = [plt.Line2D([], [], **style) for style in styles.values()]
+    fig.legend(handles, list(styles), loc="upper center", ncol=4, fontsize=8, bbox_to_anchor=(0.5, 0.985))
+    fig.suptitle(f"{model}: output-length distributions (KDE; vertical line = all values equal)", y=1.0)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.4 / fig.get_figheight()))
+    return fig
+
+
+def length_vs_delta(table: pd.DataFrame, corr: pd.DataFrame, model: str):
+    """Wasserstein distance of adapter outputs to the target's reference lengths vs Δ (transfer pairs)."""
+    sub = table[table["kind"] == TRANSFER_PAIR]
+    fig, ax = plt.subplots(figsize=(6.5, 4.8))
+    sns.scatterplot(data=sub, x="w_reference", y="delta", hue="target", style="target", s=70, ax=ax)
+    for r in sub.itertuples():
+        ax.annotate(r.source, (r.w_reference, r.delta), fontsize=7, textcoords="offset points", xytext=(4, 3))
+    pooled = corr[(corr.target == "all") & (corr.measure == "w_reference")]
+    note = f" (pooled Spearman ρ = {pooled.rho.iloc[0]:.2f})" if len(pooled) else ""
+    ax.set_title(f"{model}: closer to the target's lengths, more transfer?{note}", fontsize=10)
+    ax.set_xlabel("Wasserstein distance, adapter output vs target references (words)")
+    ax.set_ylabel(DELTA)
+    ax.axhline(0, color="grey", lw=0.5)
+    fig.tight_layout()
+    return fig

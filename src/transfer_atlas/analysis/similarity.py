@@ -146,7 +146,7 @@ def run_parse(splits: list[tuple[str, str, int | None]], seed: int) -> list[int]
 
 def run_style(parse_paths: list[str], datasets: list[str], standardize: bool, out: dict) -> pd.DataFrame:
     """Style features and cosine similarity of every dataset; writes CSVs and the heatmap."""
-    from transfer_atlas.analysis import figures, inputs
+    from transfer_atlas.analysis import inputs
 
     features = feature_table(
         {d: style_vector(inputs.read_parse(p)) for d, p in zip(datasets, parse_paths, strict=True)}
@@ -155,7 +155,7 @@ def run_style(parse_paths: list[str], datasets: list[str], standardize: bool, ou
     io.write_csv(out["features"], features.round(6), index=True)
     io.write_csv(out["similarity"], sim.rename_axis("dataset").round(6), index=True)
     what = "z-scored spaCy style features" if standardize else "spaCy style features"
-    io.save_figure(out["heatmap"], figures.similarity_heatmap(sim, f"Style similarity ({what})"))
+    io.save_figure(out["heatmap"], similarity_heatmap(sim, f"Style similarity ({what})"))
     return sim
 
 
@@ -184,13 +184,21 @@ def run_embed(
 
 def run_semantic(npy_paths: list[str], datasets: list[str], out: dict) -> pd.DataFrame:
     """Cosine similarity of the datasets' mean prompt embeddings; writes CSV and heatmap."""
-    from transfer_atlas.analysis import figures
-
     means = pd.DataFrame(
         {d: np.load(p, allow_pickle=False).mean(axis=0) for d, p in zip(datasets, npy_paths, strict=True)}
     ).T
     sim = cosine_matrix(means)
     io.write_csv(out["similarity"], sim.rename_axis("dataset").round(6), index=True)
     title = "Semantic similarity (cosine of mean all-MiniLM-L6-v2 prompt embeddings)"
-    io.save_figure(out["heatmap"], figures.similarity_heatmap(sim, title))
+    io.save_figure(out["heatmap"], similarity_heatmap(sim, title))
     return sim
+
+
+# --- figures -----------------------------------------------------------------------------------
+
+
+def similarity_heatmap(sim: pd.DataFrame, title: str):
+    """Datasets x datasets cosine similarity."""
+    from transfer_atlas.plots import heatmap
+
+    return heatmap(sim, title, "dataset", "dataset", "cosine similarity", center=0.0, fmt=".2f")

@@ -1,7 +1,8 @@
 """Key numbers of every analysis as one Markdown page (results/report/summary.md).
 
 Per model: explained variance of the top PCs (bootstrap 95% intervals) and what each
-loads on, strongest positive and negative transfers (points), Mantel tests of similarity
+loads on, strongest positive and negative transfers (points), the cells with the most
+flipped examples, Mantel tests of similarity
 vs transfer, the most asymmetric pairs, and length / dependency highlights when present.
 """
 
@@ -10,12 +11,13 @@ from __future__ import annotations
 import pandas as pd
 
 from transfer_atlas import io
+from transfer_atlas.analysis.common import transfer_pairs
 from transfer_atlas.analysis.pca import hint_label
 
 # Why an analysis is absent (workflow/rules/analysis_common.smk: RUN_PCA, RUN_MANTEL).
 SKIPPED = {
-    "pca": "PCA needs at least 2 adapters (sources).",
-    "mantel": "the Mantel test needs at least 3 (source ≠ target) pairs of configured datasets.",
+    "pca": "PCA needs at least 2 adapters in its row set (analysis.pca.rows; default: sources that are no variant).",
+    "mantel": "the Mantel test needs at least 3 transfer pairs (source ≠ target, not a variant of one another).",
 }
 
 
@@ -42,19 +44,23 @@ def pca_section(ev_csv: str, naming_json: str, n_pcs: int) -> list[str]:
             }
         )
     return [
-        f"### Latent traits (PCA of the {naming['use']} matrix, standardize={naming['standardize']}, "
-        f"{naming['bootstrap']} bootstrap resamples)",
+        f"### Latent traits (PCA of the Δ matrix of {len(naming['rows'])} adapters: "
+        f"{', '.join(naming['rows'])}; center={naming['center']}, standardize={naming['standardize']}, "
+        f"{naming['bootstrap']} bootstrap resamples; projections in {naming['units']})",
         "",
         *_table(pd.DataFrame(rows)),
         "",
     ]
 
 
-def transfer_section(delta_csv: str, n_top: int) -> list[str]:
-    delta = pd.read_csv(delta_csv, index_col="adapter")
-    long = delta.rename_axis(index="source", columns="target").stack().rename("delta").reset_index()
-    off = long[long.source != long.target]
-    lines = [f"### Strongest transfers (source ≠ target, Δ vs base in points; {len(off)} pairs)", ""]
+def transfer_section(delta_csv: str, n_top: int, roots: dict | None = None) -> list[str]:
+    """Strongest transfers and the mean Δ over transfer pairs (no direct or variant-of-parent cell)."""
+    off = transfer_pairs(pd.read_csv(delta_csv, index_col="adapter"), roots)
+    lines = [
+        f"### Strongest transfers (transfer pairs: no own cell, no variant on its parent; "
+        f"Δ vs base in points; {len(off)} pairs)",
+        "",
+    ]
     for title, part in (
         ("positive", off.nlargest(n_top, "delta")),
         ("negative", off.nsmallest(n_top, "delta")),
@@ -62,7 +68,7 @@ def transfer_section(delta_csv: str, n_top: int) -> list[str]:
         items = ", ".join(f"{r.source} → {r.target} {r.delta:+.1f}" for r in part.itertuples())
         lines.append(f"- most {title}: {items}")
     lines.append(
-        f"- mean off-diagonal Δ: {off.delta.mean():+.2f} points; share of pairs with Δ > 0: "
+        f"- mean transfer Δ: {off.delta.mean():+.2f} points; share of pairs with Δ > 0: "
         f"{100 * (off.delta > 0).mean():.0f}%"
     )
     return lines + [""]
@@ -137,8 +143,45 @@ def dependency_section(table_csv: str) -> list[str]:
     return lines + [""]
 
 
-def write(model_inputs: dict[str, dict], settings: dict, out_path: str) -> str:
-    """Write the Markdown summary; `model_inputs` maps model -> named input paths."""
+def flips_section(counts_csv: str, n_top: int) -> list[str]:
+    counts = pd.read_csv(counts_csv)
+    lines = [
+        "### Inside the cells (examples flipped vs the base model; every adapter x target cell)",
+        "",
+        f"- {int(counts.gains.sum())} gains (wrong → right) and {int(counts.losses.sum())} losses "
+        f"(right → wrong) over {len(counts)} cells; results/analysis/*/flips/examples.csv lists them",
+    ]
+    for column, title in (("gains", "most gains"), ("losses", "most losses")):
+        top = counts.nlargest(n_top, column)
+        items = ", ".join(
+            f"{r.adapter} → {r.target} +{r.gains}/−{r.losses} of {r.n}" for r in top.itertuples()
+        )
+        lines.append(f"- {title}: {items}")
+    return lines + [""]
+
+
+def mislabel_section(table_csv: str) -> list[str]:
+    table = pd.read_csv(table_csv)
+    lines = ["### Clean vs mislabeled sources (scores in points; harm = mislabeled − clean)", ""]
+    for variant, sub in table.groupby("variant", sort=False):
+        own, other = sub[sub.kind == "direct"], sub[sub.kind != "direct"]
+        parts = [
+            f"on {r.target} (own task) {r.score_clean:.1f} → {r.score_mislabeled:.1f} ({r.harm:+.1f})"
+            for r in own.itertuples()
+        ]
+        if len(other):
+            worst = other.loc[other.harm.abs().idxmax()]
+            parts.append(
+                f"on the {len(other)} other targets mean harm {other.harm.mean():+.1f}, "
+                f"largest |harm| {abs(worst.harm):.1f} on {worst.target}"
+            )
+        lines.append(f"- {variant} vs {sub.clean.iloc[0]}: " + "; ".join(parts))
+    return lines + [""]
+
+
+def write(model_inputs: dict[str, dict], settings: dict, out_path: str, roots: dict | None = None) -> str:
+    """Write the Markdown summary; `model_inputs` maps model -> named input paths; `roots` maps
+    dataset -> root dataset (pair kinds, `analysis.common`)."""
     lines = [
         "# transfer-atlas: key numbers",
         "",
@@ -151,7 +194,9 @@ def write(model_inputs: dict[str, dict], settings: dict, out_path: str) -> str:
             lines += pca_section(paths["explained_variance"], paths["naming"], settings["n_pcs"])
         else:
             lines += ["### Latent traits", "", f"- not run: {SKIPPED['pca']}", ""]
-        lines += transfer_section(paths["delta"], settings["n_top"])
+        lines += transfer_section(paths["delta"], settings["n_top"], roots)
+        if paths.get("flips"):
+            lines += flips_section(paths["flips"], settings["n_top"])
         if paths.get("mantel"):
             lines += mantel_section(paths["mantel"])
         else:
@@ -165,6 +210,8 @@ def write(model_inputs: dict[str, dict], settings: dict, out_path: str) -> str:
             lines += asymmetry_section(
                 paths["asymmetry_pairs"], paths["asymmetry_summary"], settings["n_top"]
             )
+        if paths.get("mislabel"):
+            lines += mislabel_section(paths["mislabel"])
         if paths.get("length_correlation"):
             lines += length_section(paths["length_correlation"])
         if paths.get("dependency"):

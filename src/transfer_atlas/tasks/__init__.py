@@ -2,7 +2,8 @@
 
 A task card (resources/tasks/{task}.yaml) says what a task is: its type
 (generate_number | generate_text | classify | multiple_choice), label set, prompt
-template, answer extraction, primary metric and few-shot count. A task's *source* of raw
+template, primary metric and few-shot count (generation answers are extracted as
+lm-evaluation-harness's gsm8k task does, see `transfer_atlas.scoring`). A task's *source* of raw
 rows is either a generator of the trait suite (`generator:` in the card) or a loader of
 real data (`loader:` in the card, see `transfer_atlas.tasks.real`).
 """
@@ -31,7 +32,6 @@ class TaskCard:
     target_template: str
     metric: str
     labels: tuple[str, ...] = ()
-    extraction: str | None = None
     max_new_tokens: int = 32
     stop: tuple[str, ...] = ()
     fewshot: int = 0

@@ -14,29 +14,47 @@ expansion); rows come, in this order, from:
   `config` filled in, `hub.configs: {lang: config}` for datasets with other config names,
   and `hub.languages: {lang: {id/config/splits...}}` for languages hosted elsewhere.
 
-Splits are aligned across languages: rows are ordered by a hash of (dataset seed, row id),
-so every language of a parallel benchmark holds out the same items and training in one
-language never sees another language's evaluation items. When train and eval are the same
-table, the first `n_eval` rows of that order (default a fifth) are the eval split and the
-rest the train split; `n_train` / `n_eval` then cap each split. Rows whose gold answer is
+Splits are aligned across languages by item id. Every format names where its item id comes
+from (ITEM_IDS): a field shared by all languages of the benchmark (ARC `id`, Global-MMLU
+`sample_id`, HellaSwag `id`, SIB-200 `index_id`), or, for parallel tables without one
+(MGSM, TruthfulQA's `truth_id`, as the Donors and Recipients release numbers its rows), the
+row number in the source table. Ids numbered per split (XCOPA `idx`, row numbers) are
+prefixed with the split name when train and eval are different tables, so two different
+items never share an id. Rows are ordered by a hash of (dataset seed, item id), so every
+language of a parallel benchmark holds out the same items and training in one language never
+sees another language's evaluation items. When train and eval are the same table, the first
+`n_eval` rows of that order (default a fifth) are the eval split and the rest the train
+split; `n_train` / `n_eval` then cap each split. With `hub.manifest` (a CSV of `split,id`
+rows, split `train` or `test`, such as the frozen manifests of the Donors and Recipients
+release, `split_manifests/canonical/*.csv`; a relative path is looked up under
+resources/manifests/ first), the splits are exactly the manifest's ids (missing ids are an
+error), before the caps. Rows whose gold answer is
 missing or malformed (known glitches of the machine translations) are skipped and counted
 in the log; a structurally wrong table raises io.DataError naming the source and row.
 
 Each `format` (the card's `hub.format`, default the card's name) maps a source row to the
 card's template fields plus `label` (classify / multiple_choice: the gold label or choice
-text) or `answer` (generation), `choices` (multiple_choice), `id` and `meta`.
+text) or `answer` (generation), `choices` (multiple_choice) and `meta`; the id is set from
+ITEM_IDS.
 """
 
 from __future__ import annotations
 
+import csv
 import logging
-import re
 import zlib
-from collections.abc import Callable
 from pathlib import Path
 
 from transfer_atlas import io
-from transfer_atlas.tasks import TaskCard
+from transfer_atlas.tasks import RESOURCES, TaskCard
+from transfer_atlas.tasks.multilingual_formats import (  # noqa: F401 (fmt_* re-exported)
+    FORMATS,
+    ITEM_IDS,
+    SkipRow,
+    fmt_hellaswag,
+    fmt_truthfulqa,
+    fmt_xcopa,
+)
 from transfer_atlas.tasks.real import BUILDERS, hub_source, load_hub_split, read_table
 
 log = logging.getLogger(__name__)
@@ -47,11 +65,6 @@ ALIASES = {
     "test": ("test",),
     "train": ("train",),
 }
-LETTERS = "ABCDEFGH"
-
-
-class SkipRow(ValueError):
-    """A source row without a usable gold answer (skipped and counted)."""
 
 
 # --- where the rows come from ---------------------------------------------------------------
@@ -124,167 +137,24 @@ def source_tables(spec: dict, card: TaskCard, lang: str | None) -> dict[str, tup
     return out
 
 
-# --- row formats ----------------------------------------------------------------------------
-
-
-def _first(raw: dict, *keys: str, required: bool = True):
-    for key in keys:
-        if raw.get(key) not in (None, ""):
-            return raw[key]
-    if required:
-        raise io.DataError(f"missing field '{keys[0]}'")
-    return None
-
-
-def _letter_index(answer, n: int) -> int:
-    text = str(answer).strip().upper()
-    if text in LETTERS[:n]:
-        return LETTERS.index(text)
-    if text.isdigit() and int(text) < n:
-        return int(text)
-    raise SkipRow(f"answer {answer!r} is not one of {list(LETTERS[:n])}")
-
-
-def _options(raw: dict) -> list[str]:
-    opts = [raw.get(f"option_{c}") for c in "abcdefgh"]
-    return [str(o).strip() for o in opts if o not in (None, "")]
-
-
-def fmt_arc(raw: dict, lang: str | None) -> dict:
-    """m_arc: question + the options as continuations (harness `arc_*` style)."""
-    choices = _options(raw) or list(raw["choices"]["text"])
-    gold = choices[_letter_index(_first(raw, "answer", "answerKey"), len(choices))]
-    return {
-        "question": str(_first(raw, "instruction", "question")).strip(),
-        "choices": choices,
-        "label": gold,
-        "id": raw.get("id"),
-    }
-
-
-def fmt_mmlu(raw: dict, lang: str | None) -> dict:
-    """Global-MMLU-Lite: question with lettered options; the letters are the choices."""
-    options = [str(raw[f"option_{c}"]).strip() for c in "abcd"]
-    gold = LETTERS[_letter_index(raw["answer"], 4)]
-    row = {
-        "question": str(_first(raw, "question")).strip(),
-        "choices": list("ABCD"),
-        "label": gold,
-        "id": raw.get("sample_id") or raw.get("id"),
-        "meta": {
-            k: raw[k] for k in ("subject", "subject_category", "cultural_sensitivity_label") if k in raw
-        },
-    }
-    row.update({f"option_{c}": o for c, o in zip("abcd", options, strict=True)})
-    return row
-
-
-def _wikihow(text: str) -> str:
-    text = text.strip().replace(" [title]", ". ")
-    return re.sub(r"\[.*?\]", "", text).replace("  ", " ")
-
-
-def fmt_hellaswag(raw: dict, lang: str | None) -> dict:
-    """m_hellaswag: activity + context; the endings are the continuations (harness style)."""
-    if raw.get("label") in (None, ""):
-        raise SkipRow("no gold ending")
-    if raw.get("ctx_a") is not None:
-        ctx = f"{raw['ctx_a']} {str(raw.get('ctx_b') or '').capitalize()}".strip()
-    else:
-        ctx = str(raw["ctx"])
-    endings = [_wikihow(str(e)) for e in raw["endings"]]
-    if any(not e for e in endings):
-        raise SkipRow("an empty ending")
-    return {
-        "query": _wikihow(f"{raw.get('activity_label', '')}: {ctx}"),
-        "choices": endings,
-        "label": endings[int(raw["label"])],
-        "id": raw.get("id") or raw.get("ind"),
-    }
-
-
-def fmt_truthfulqa(raw: dict, lang: str | None) -> dict:
-    """m_truthfulqa MC1: one true answer among the choices (flat or nested mc1 fields)."""
-    if "mc1_targets_choices" in raw:
-        choices, labels = raw["mc1_targets_choices"], raw["mc1_targets_labels"]
-    else:
-        choices, labels = raw["mc1_targets"]["choices"], raw["mc1_targets"]["labels"]
-    choices = [str(c).strip() for c in choices]
-    if 1 not in list(labels) or any(not c for c in choices):
-        raise SkipRow("no true answer or an empty choice")
-    return {
-        "question": str(_first(raw, "question")).strip(),
-        "choices": choices,
-        "label": choices[list(labels).index(1)],
-        "id": raw.get("truth_id") or raw.get("id"),
-    }
-
-
-def fmt_mgsm(raw: dict, lang: str | None) -> dict:
-    """MGSM: question -> final number (`answer_number`)."""
-    answer = _first(raw, "answer_number", "answer")
-    if isinstance(answer, float) and answer.is_integer():
-        answer = int(answer)
-    return {"question": str(_first(raw, "question")).strip(), "answer": str(answer), "id": raw.get("id")}
-
-
-def fmt_sib200(raw: dict, lang: str | None) -> dict:
-    """SIB-200: sentence -> one of 7 topics."""
-    return {
-        "text": str(_first(raw, "text")).strip(),
-        "label": str(_first(raw, "category", "label")),
-        "id": raw.get("index_id") or raw.get("id"),
-    }
-
-
-# Connectives of lm-evaluation-harness's xcopa tasks: (cause, effect).
-XCOPA_CONNECTORS = {
-    "en": ("because", "therefore"),
-    "et": ("sest", "seetõttu"),
-    "ht": ("poukisa", "donk sa"),
-    "id": ("karena", "maka"),
-    "it": ("perché", "quindi"),
-    "qu": ("imataq", "chaymi"),
-    "sw": ("kwa sababu", "kwa hiyo"),
-    "ta": ("காரணமாக", "எனவே"),
-    "th": ("เพราะ", "ดังนั้น"),
-    "tr": ("çünkü", "bu yüzden"),
-    "vi": ("bởi vì", "vì vậy"),
-    "zh": ("因为", "所以"),
-}
-
-
-def fmt_xcopa(raw: dict, lang: str | None) -> dict:
-    """XCOPA: premise + connective ('because' / 'therefore'); the two alternatives continue it."""
-    cause, effect = XCOPA_CONNECTORS.get(lang or "en", XCOPA_CONNECTORS["en"])
-    connector = cause if raw["question"] == "cause" else effect
-    premise = str(_first(raw, "premise")).strip()
-    premise = premise[:-1] if premise[-1:] in ".。" else premise
-    choices = [c[:1].lower() + c[1:] for c in (str(raw["choice1"]).strip(), str(raw["choice2"]).strip())]
-    return {
-        "premise": f"{premise} {connector}",
-        "choices": choices,
-        "label": choices[int(raw["label"])],
-        "id": raw.get("idx", raw.get("id")),
-    }
-
-
-FORMATS: dict[str, Callable[[dict, str | None], dict]] = {
-    "m_arc": fmt_arc,
-    "global_mmlu_lite": fmt_mmlu,
-    "m_hellaswag": fmt_hellaswag,
-    "m_truthfulqa": fmt_truthfulqa,
-    "mgsm": fmt_mgsm,
-    "sib200": fmt_sib200,
-    "xcopa": fmt_xcopa,
-}
-
-
 # --- putting it together --------------------------------------------------------------------
 
 
-def format_rows(table, desc: str, fmt, lang: str | None, fields: dict) -> list[dict]:
-    """Formatted rows of a table (skipping rows without a usable gold answer)."""
+def item_id(raw: dict, fmt_name: str, i: int) -> tuple[str, bool]:
+    """(item id, numbered per split?) of source row number `i` (see ITEM_IDS)."""
+    fields, per_split = ITEM_IDS.get(fmt_name, (("id",), False))
+    for key in fields:
+        if raw.get(key) not in (None, ""):
+            return str(raw[key]), per_split
+    return str(i), True
+
+
+def format_rows(
+    table, desc: str, fmt_name: str, lang: str | None, fields: dict, split: str = ""
+) -> list[dict]:
+    """Formatted rows of a table (skipping rows without a usable gold answer); ids numbered
+    per split are prefixed with `split` when it is given (train and eval are separate tables)."""
+    fmt = FORMATS[fmt_name]
     rows, skipped = [], 0
     for i, raw in enumerate(table):
         raw = {**raw, **{task: raw.get(col) for task, col in fields.items()}}
@@ -297,7 +167,8 @@ def format_rows(table, desc: str, fmt, lang: str | None, fields: dict) -> list[d
             raise io.DataError(f"{desc}: row {i}: {err}") from None
         except (KeyError, TypeError, ValueError, IndexError) as err:
             raise io.DataError(f"{desc}: row {i}: {type(err).__name__}: {err}") from None
-        row["id"] = str(row["id"]) if row.get("id") not in (None, "") else str(i)
+        ident, per_split = item_id(raw, fmt_name, i)
+        row["id"] = f"{split}/{ident}" if per_split and split else ident
         row["meta"] = {**row.get("meta", {}), "source": desc, "row": i}
         rows.append(row)
     if skipped:
@@ -305,23 +176,56 @@ def format_rows(table, desc: str, fmt, lang: str | None, fields: dict) -> list[d
     return rows
 
 
+def read_manifest(path: str) -> dict[str, set[str]]:
+    """{"train": ids, "eval": ids} of a `split,id` CSV (split train or test/eval)."""
+    found = RESOURCES / "manifests" / path
+    found = found if found.is_file() else Path(path)
+    ids: dict[str, set[str]] = {"train": set(), "eval": set()}
+    with open(found, newline="", encoding="utf-8") as fh:
+        for lineno, row in enumerate(csv.DictReader(fh), start=2):
+            split = {"test": "eval"}.get(row.get("split"), row.get("split"))
+            if split not in ids or not row.get("id"):
+                raise io.DataError(f"{found}: line {lineno}: needs split train|test and an id, got {row}")
+            ids[split].add(row["id"])
+    if ids["train"] & ids["eval"]:
+        raise io.DataError(f"{found}: ids in both splits, e.g. {sorted(ids['train'] & ids['eval'])[:3]}")
+    return ids
+
+
+def apply_manifest(train: list[dict], evals: list[dict], manifest: str) -> dict[str, list[dict]]:
+    """The rows whose ids the manifest puts in each split (every manifest id must be found)."""
+    ids = read_manifest(manifest)
+    out = {}
+    for split, rows in (("train", train), ("eval", evals)):
+        out[split] = [r for r in rows if r["id"] in ids[split]]
+        missing = ids[split] - {r["id"] for r in out[split]}
+        if missing:
+            raise io.DataError(
+                f"manifest {manifest}: {len(missing)} {split} ids not in the source, e.g. {sorted(missing)[:3]}"
+            )
+    return out
+
+
 def aligned_order(rows: list[dict], seed: int) -> list[dict]:
     """Rows ordered by a hash of (seed, id): the same ids come first in every language."""
     return sorted(rows, key=lambda r: (zlib.crc32(f"{seed}:{r['id']}".encode()), r["id"]))
 
 
-def split_rows(train: list[dict], evals: list[dict] | None, spec: dict) -> dict[str, list[dict]]:
-    """Train/eval rows: hold-out from one table when `evals` is None; then the caps."""
+def split_rows(train: list[dict], evals: list[dict] | None, spec: dict, manifest: str | None = None):
+    """Train/eval rows: the manifest's ids, or a hold-out from one table when `evals` is None;
+    aligned order, then the caps."""
     seed = int(spec.get("seed", 0))
-    train = aligned_order(train, seed)
-    if evals is None:
+    if manifest:
+        out = apply_manifest(train, train if evals is None else evals, manifest)
+        out = {split: aligned_order(rows, seed) for split, rows in out.items()}
+    elif evals is None:
+        train = aligned_order(train, seed)
         n_eval = int(spec.get("n_eval") or max(1, len(train) // 5))
         if n_eval >= len(train):
             raise io.DataError(f"cannot hold out {n_eval} eval rows from a table of {len(train)} rows")
-        train, evals = train[n_eval:], train[:n_eval]
+        out = {"train": train[n_eval:], "eval": train[:n_eval]}
     else:
-        evals = aligned_order(evals, seed)
-    out = {"train": train, "eval": evals}
+        out = {"train": aligned_order(train, seed), "eval": aligned_order(evals, seed)}
     for split in out:
         if spec.get(f"n_{split}"):
             out[split] = out[split][: int(spec[f"n_{split}"])]
@@ -331,7 +235,8 @@ def split_rows(train: list[dict], evals: list[dict] | None, spec: dict) -> dict[
 def load_splits(spec: dict, card: TaskCard) -> dict[str, list[dict]]:
     """{"train": rows, "eval": rows} of one language of a multilingual task."""
     lang = spec.get("language") or card.language
-    fmt_name = hub_source(spec, card).get("format", card.name)
+    hub = hub_source(spec, card)
+    fmt_name = hub.get("format", card.name)
     if fmt_name not in FORMATS:
         raise io.DataError(
             f"task '{card.name}': unknown multilingual format '{fmt_name}' (known: {sorted(FORMATS)})"
@@ -339,9 +244,10 @@ def load_splits(spec: dict, card: TaskCard) -> dict[str, list[dict]]:
     fields = {**card.fields, **(spec.get("fields") or {})}
     tables = source_tables(spec, card, lang)
     (train_t, train_d), (eval_t, eval_d) = tables["train"], tables["eval"]
-    train = format_rows(train_t, train_d, FORMATS[fmt_name], lang, fields)
-    evals = None if train_d == eval_d else format_rows(eval_t, eval_d, FORMATS[fmt_name], lang, fields)
-    out = split_rows(train, evals, spec)
+    shared = train_d == eval_d
+    train = format_rows(train_t, train_d, fmt_name, lang, fields, "" if shared else "train")
+    evals = None if shared else format_rows(eval_t, eval_d, fmt_name, lang, fields, "eval")
+    out = split_rows(train, evals, spec, hub.get("manifest"))
     for split, rows in out.items():
         if not rows:
             raise io.DataError(f"dataset '{spec.get('name')}': the {split} split is empty")

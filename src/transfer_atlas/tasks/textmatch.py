@@ -2,16 +2,16 @@
 
 `parse_label` returns the label word that occurs first in the text (case-insensitive, as a
 whole word: `toxic` does not match inside `non-toxic`), or INVALID when none occurs.
-`rouge_l` is the ROUGE-L F1 of whitespace/punctuation tokens, a fraction in [0, 1].
+`rouge_l` is the ROUGE-L F1 of the `rouge-score` package (its default tokenizer: lower-cased\nASCII letters and digits, no stemming), a fraction in [0, 1].
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 
 INVALID = "[invalid]"
-_TOKEN = re.compile(r"\w+|[^\w\s]")
 
 
 def parse_label(text: str, labels: Sequence[str]) -> str:
@@ -24,23 +24,14 @@ def parse_label(text: str, labels: Sequence[str]) -> str:
     return best[2] if best else INVALID
 
 
-def _lcs(a: list[str], b: list[str]) -> int:
-    prev = [0] * (len(b) + 1)
-    for x in a:
-        cur = [0]
-        for j, y in enumerate(b):
-            cur.append(prev[j] + 1 if x == y else max(prev[j + 1], cur[j]))
-        prev = cur
-    return prev[-1]
+@functools.cache
+def _scorer():
+    from rouge_score import rouge_scorer
+
+    return rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
 
 
 def rouge_l(prediction: str, reference: str) -> float:
-    """ROUGE-L F1 (beta = 1) of the token sequences; 0.0 when either is empty."""
-    pred, ref = _TOKEN.findall(prediction), _TOKEN.findall(reference)
-    if not pred or not ref:
-        return 0.0
-    lcs = _lcs(pred, ref)
-    if lcs == 0:
-        return 0.0
-    precision, recall = lcs / len(pred), lcs / len(ref)
-    return 2 * precision * recall / (precision + recall)
+    """ROUGE-L F1 of `prediction` against `reference` by the `rouge-score` package (Google's
+    reference implementation, as lm-evaluation-harness uses it), a fraction in [0, 1]."""
+    return float(_scorer().score(reference, prediction)["rougeL"].fmeasure)

@@ -9,7 +9,7 @@ delta_score_std / delta_score_norm_std (std of Δ over seeds) and model_size (ap
 the model name). Rows without a fine-tuned dataset (`n/a`, `base`, empty) are base rows
 and are dropped. Scores may be fractions (the release) or points; Δ is reported in points.
 
-`external_pairs` turns it into the pairs table of `transfer_atlas.analysis.regimes`
+`external_pairs` turns it into the pairs table of `transfer_roles.pairs`
 (dataset names `{dataset}.{language}`, as `languages:` expansion names them), so every
 regime and donor/recipient analysis runs on it unchanged.
 """
@@ -22,6 +22,8 @@ import numpy as np
 import pandas as pd
 
 from transfer_atlas import io
+from transfer_atlas.analysis.common import pair_kinds
+from transfer_atlas.analysis.transfer_roles.pairs import PAIR_COLUMNS, label_regimes
 
 REQUIRED = (
     "model_name",
@@ -78,9 +80,7 @@ def _filtered(table: pd.DataFrame, filters: dict, path: str) -> pd.DataFrame:
 
 
 def external_pairs(path: str | Path, settings: dict) -> pd.DataFrame:
-    """Pairs table (see analysis.regimes.PAIR_COLUMNS) of an external results table."""
-    from transfer_atlas.analysis.regimes import PAIR_COLUMNS, label_regimes
-
+    """Pairs table (see transfer_roles.pairs.PAIR_COLUMNS) of an external results table."""
     table = _filtered(read_table(path), settings.get("external_filter") or {}, str(path))
     if table.empty:
         raise io.DataError(f"{path}: no fine-tuned rows left (after external_filter)")
@@ -117,4 +117,5 @@ def external_pairs(path: str | Path, settings: dict) -> pd.DataFrame:
             "select one with analysis.transfer_roles.external_filter (e.g. {rank: 32})"
         )
     pairs["regime"] = label_regimes(pairs)
+    pairs["kind"] = pair_kinds(pairs["source"], pairs["target"])
     return pairs[PAIR_COLUMNS].reset_index(drop=True)

@@ -1,7 +1,7 @@
 """Snakemake adapter: donor and recipient scores, group heatmaps and scatter of one model."""
 
 from transfer_atlas import runtime
-from transfer_atlas.analysis import donors
+from transfer_atlas.analysis.transfer_roles import donors
 
 smk = snakemake  # noqa: F821
 runtime.setup(smk)

@@ -19,20 +19,20 @@ import numpy as np
 import pandas as pd
 
 from transfer_atlas import io
-from transfer_atlas.analysis.regimes import DELTA, TRANSFER, read_pairs
+from transfer_atlas.analysis.common import is_harm, is_positive
+from transfer_atlas.analysis.transfer_roles.pairs import is_transfer, read_pairs
 
 SIDE = {"donor": "source", "recipient": "target"}
 
 
 def _aggregate(frame: pd.DataFrame, keys: list[str], settings: dict) -> pd.DataFrame:
-    pos, harm = settings["positive_threshold"], -settings["harm_threshold"]
     grouped = frame.groupby(keys, sort=False)["delta"]
     out = grouped.agg(
         score="mean",
         std=lambda d: d.std(ddof=1),
         n_cells="size",
-        share_positive=lambda d: (d > pos).mean(),
-        share_harm=lambda d: (d <= harm).mean(),
+        share_positive=lambda d: is_positive(d, settings).mean(),
+        share_harm=lambda d: is_harm(d, settings).mean(),
     )
     out["se"] = out["std"] / np.sqrt(out["n_cells"])
     return out.drop(columns="std").reset_index()
@@ -41,7 +41,7 @@ def _aggregate(frame: pd.DataFrame, keys: list[str], settings: dict) -> pd.DataF
 def role_scores(pairs: pd.DataFrame, role: str, settings: dict, by: tuple[str, ...] = ()) -> pd.DataFrame:
     """Donor (role="donor") or recipient scores per model x dataset (x `by` columns), ranked."""
     side = SIDE[role]
-    transfer = pairs[pairs["regime"].isin(TRANSFER)]
+    transfer = pairs[is_transfer(pairs)]
     out = _aggregate(transfer, ["model", side, *by], settings).rename(columns={side: "dataset"})
     meta = pairs.drop_duplicates(side).set_index(side)
     out.insert(2, "task", out["dataset"].map(meta[f"{side}_task"]))
@@ -62,7 +62,7 @@ def roles_by_regime(pairs: pd.DataFrame, settings: dict) -> pd.DataFrame:
 
 def roles_by_group(pairs: pd.DataFrame, settings: dict) -> pd.DataFrame:
     """Mean Δ given (donor) / received (recipient) per language and per task, by regime."""
-    transfer = pairs[pairs["regime"].isin(TRANSFER)]
+    transfer = pairs[is_transfer(pairs)]
     parts = []
     for role, side in SIDE.items():
         for kind in ("language", "task"):
@@ -77,7 +77,7 @@ def roles_by_group(pairs: pd.DataFrame, settings: dict) -> pd.DataFrame:
 
 def group_heatmap(pairs: pd.DataFrame, kind: str) -> pd.DataFrame:
     """Mean Δ of the transfer pairs, rows = source {kind}, columns = target {kind} (config order)."""
-    transfer = pairs[pairs["regime"].isin(TRANSFER)]
+    transfer = pairs[is_transfer(pairs)]
     rows = list(dict.fromkeys(pairs[f"source_{kind}"]))
     cols = list(dict.fromkeys(pairs[f"target_{kind}"]))
     table = transfer.pivot_table(
@@ -109,93 +109,10 @@ def consistency(scores: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["role", "model_a", "model_b", "n_datasets", "spearman_rho", "p_value"])
 
 
-# --- figures ----------------------------------------------------------------------------------
-
-
-def scatter_figure(donors: pd.DataFrame, recipients: pd.DataFrame, title: str):
-    """Donor score (x) vs recipient score (y) of every dataset; colour = task, marker = language."""
-    import seaborn as sns
-
-    from transfer_atlas.analysis.figures import grid
-
-    keys = ["model", "dataset", "task", "language"]
-    both = donors[keys + ["score"]].merge(
-        recipients[keys + ["score"]], on=keys, suffixes=("_donor", "_recipient")
-    )
-    models = list(dict.fromkeys(both["model"]))
-    fig, axes = grid(max(1, len(models)), 3, width=5.2, height=4.4)
-    order = {k: list(dict.fromkeys(both[k])) for k in ("task", "language")}
-    for ax, model in zip(axes, models or [""], strict=True):
-        sub = both[both["model"] == model]
-        sns.scatterplot(
-            data=sub,
-            x="score_donor",
-            y="score_recipient",
-            hue="task",
-            style="language",
-            s=60,
-            ax=ax,
-            hue_order=order["task"],
-            style_order=order["language"],
-        )
-        if len(sub) <= 48:
-            for _, r in sub.iterrows():
-                ax.annotate(
-                    r["dataset"],
-                    (r["score_donor"], r["score_recipient"]),
-                    fontsize=6,
-                    xytext=(3, 2),
-                    textcoords="offset points",
-                )
-        ax.axhline(0, color="grey", lw=0.8)
-        ax.axvline(0, color="grey", lw=0.8)
-        ax.set_xlabel("donor score: mean Δ given (points)")
-        ax.set_ylabel("recipient score: mean Δ received (points)")
-        ax.set_title(model)
-        ax.legend(fontsize=6, loc="best")
-    fig.suptitle(title)
-    fig.tight_layout()
-    return fig
-
-
-def consistency_figure(table: pd.DataFrame, title: str):
-    """Spearman rho of donor / recipient scores per pair of models (bars)."""
-    from transfer_atlas.analysis.figures import empty
-
-    if table.empty or table["spearman_rho"].isna().all():
-        return empty(title, "Needs at least two base models sharing 3 or more datasets.")
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-
-    data = table.assign(pair=table["model_a"] + " vs " + table["model_b"])
-    fig, ax = plt.subplots(figsize=(max(5, 1.6 * data["pair"].nunique() + 2), 3.8))
-    sns.barplot(data=data, x="pair", y="spearman_rho", hue="role", ax=ax)
-    ax.axhline(0, color="grey", lw=0.8)
-    ax.set_ylim(-1.05, 1.05)
-    ax.set_xlabel("pair of base models")
-    ax.set_ylabel("Spearman ρ of the scores (unitless)")
-    ax.set_title(title)
-    fig.tight_layout()
-    return fig
-
-
-def _heatmap(table: pd.DataFrame, kind: str, model: str):
-    from transfer_atlas.plots import heatmap
-
-    return heatmap(
-        table,
-        f"{model}: mean transfer by {kind} (MT-ML cells excluded)",
-        f"evaluated on (target {kind})",
-        f"fine-tuned on (source {kind})",
-        f"mean {DELTA}",
-    )
-
-
-# --- entry points -----------------------------------------------------------------------------
-
-
 def run(pairs_csv: str, model: str, settings: dict, out: dict) -> dict[str, pd.DataFrame]:
     """Donor/recipient tables, group heatmaps and the scatter of one model (or `external`)."""
+    from transfer_atlas.analysis.transfer_roles import figures
+
     pairs = read_pairs(pairs_csv)
     tables = {
         "donors": role_scores(pairs, "donor", settings),
@@ -208,36 +125,11 @@ def run(pairs_csv: str, model: str, settings: dict, out: dict) -> dict[str, pd.D
     for name, table in tables.items():
         io.write_csv(out[name], table.round(4), index=name.endswith("heatmap"))
     for kind in ("language", "task"):
-        io.save_figure(out[f"{kind}_heatmap_png"], _heatmap(tables[f"{kind}_heatmap"], kind, model))
+        io.save_figure(
+            out[f"{kind}_heatmap_png"], figures.group_heatmap_figure(tables[f"{kind}_heatmap"], kind, model)
+        )
     io.save_figure(
         out["scatter"],
-        scatter_figure(tables["donors"], tables["recipients"], f"{model}: donors vs recipients"),
-    )
-    return tables
-
-
-def run_all_models(pairs_csvs: list[str], settings: dict, seed: int, out: dict) -> dict[str, pd.DataFrame]:
-    """Regimes, donors and recipients of every model side by side, and their consistency."""
-    from transfer_atlas.analysis.regimes import regime_figure, summarize
-
-    frames = [read_pairs(p) for p in pairs_csvs]
-    if len({m for f in frames for m in f["model"].unique()}) < sum(f["model"].nunique() for f in frames):
-        raise io.DataError(f"the same model name appears in several pairs tables: {pairs_csvs}")
-    pairs = pd.concat(frames, ignore_index=True)
-    scores = pd.concat([role_scores(pairs, role, settings) for role in SIDE], ignore_index=True)
-    tables = {
-        "regimes": summarize(pairs, settings, seed),
-        "donors": scores[scores["role"] == "donor"],
-        "recipients": scores[scores["role"] == "recipient"],
-        "consistency": consistency(scores),
-    }
-    for name, table in tables.items():
-        io.write_csv(out[name], table.round(4))
-    io.save_figure(
-        out["regimes_png"], regime_figure(tables["regimes"], "Transfer by regime, every model", settings)
-    )
-    io.save_figure(
-        out["consistency_png"],
-        consistency_figure(tables["consistency"], "Do base models agree on donors and recipients?"),
+        figures.scatter_figure(tables["donors"], tables["recipients"], f"{model}: donors vs recipients"),
     )
     return tables
