@@ -5,7 +5,9 @@ source's training targets and the target's reference answers are comparable). Fo
 (adapter, target): mean lengths and the 1-D Wasserstein distance (in words) of the
 adapter's outputs to the base model's outputs, to the source dataset's training targets,
 and to the target's reference answers; then the Spearman correlation of each distance
-with the Δ score (points) across adapters, per target and pooled.
+with the Δ score (points) across adapters, per target and pooled, over transfer pairs only
+(`kind` column, `analysis.common`: the adapter's own cell and a variant on its parent are
+reported in the table but never enter a correlation).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from scipy.stats import spearmanr, wasserstein_distance
 
 from transfer_atlas import io
 from transfer_atlas.analysis import inputs
-from transfer_atlas.analysis.common import DELTA
+from transfer_atlas.analysis.common import DELTA, TRANSFER_PAIR, pair_kind
 from transfer_atlas.plots import density, grid
 
 log = logging.getLogger(__name__)
@@ -55,7 +57,7 @@ def length_row(output, base, source, reference) -> dict:
 def correlations(table: pd.DataFrame) -> pd.DataFrame:
     """Spearman rho of each distance with delta across adapters: per target and pooled (`all`)."""
     rows = []
-    sub = table[table.source != "base"]
+    sub = table[table["kind"] == TRANSFER_PAIR]
     groups = [(t, g) for t, g in sub.groupby("target", sort=False)] + [("all", sub)]
     for target, group in groups:
         for measure in MEASURES:
@@ -86,7 +88,10 @@ def collect_lengths(
     return lengths
 
 
-def length_table(lengths: dict, delta: pd.DataFrame, targets: list[str]) -> pd.DataFrame:
+def length_table(
+    lengths: dict, delta: pd.DataFrame, targets: list[str], roots: dict | None = None
+) -> pd.DataFrame:
+    """One row per (base or source, target): lengths, distances, Δ and the pair `kind`."""
     rows = []
     for target in targets:
         for source in ["base", *delta.index]:
@@ -100,6 +105,7 @@ def length_table(lengths: dict, delta: pd.DataFrame, targets: list[str]) -> pd.D
                 ),
             }
             row["delta"] = 0.0 if source == "base" else float(delta.loc[source, target])
+            row["kind"] = "base" if source == "base" else pair_kind(source, target, roots)
             rows.append(row)
     return pd.DataFrame(rows)
 
@@ -111,11 +117,12 @@ def run(
     delta_csv: str,
     model: str,
     out: dict,
+    roots: dict | None = None,
 ) -> pd.DataFrame:
     """Length table, correlations with delta, KDE grid and scatter for the generation targets."""
     delta = pd.read_csv(delta_csv, index_col="adapter")
     lengths = collect_lengths(prediction_paths, source_paths, reference_paths)
-    table = length_table(lengths, delta, list(reference_paths))
+    table = length_table(lengths, delta, list(reference_paths), roots)
     corr = correlations(table)
     io.write_csv(out["table"], table.round(4))
     io.write_csv(out["correlation"], corr.round(6))
@@ -159,8 +166,8 @@ def length_kdes(lengths: dict, table: pd.DataFrame, model: str):
 
 
 def length_vs_delta(table: pd.DataFrame, corr: pd.DataFrame, model: str):
-    """Wasserstein distance of adapter outputs to the target's reference lengths vs Δ score."""
-    sub = table[table.source != "base"]
+    """Wasserstein distance of adapter outputs to the target's reference lengths vs Δ (transfer pairs)."""
+    sub = table[table["kind"] == TRANSFER_PAIR]
     fig, ax = plt.subplots(figsize=(6.5, 4.8))
     sns.scatterplot(data=sub, x="w_reference", y="delta", hue="target", style="target", s=70, ax=ax)
     for r in sub.itertuples():
