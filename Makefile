@@ -30,18 +30,18 @@ test: venv
 	HF_HUB_OFFLINE=1 PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/pytest -q
 
 lint: venv
-	$(BIN)/ruff check src tests workflow/scripts benchmarks
-	$(BIN)/ruff format --check src tests workflow/scripts benchmarks
+	$(BIN)/ruff check src tests workflow/scripts benchmarks .ci
+	$(BIN)/ruff format --check src tests workflow/scripts benchmarks .ci
 	$(BIN)/snakefmt --check Snakefile workflow/rules
 	for c in config/config.yaml tests/configs/*.yaml; do \
 	  HF_HUB_OFFLINE=1 $(BIN)/snakemake --lint --configfile $$c && \
-	  HF_HUB_OFFLINE=1 $(BIN)/snakemake -n --quiet --configfile $$c || exit 1; \
+	  HF_HUB_OFFLINE=1 $(BIN)/snakemake -n --quiet all --configfile $$c || exit 1; \
 	done
 	$(BIN)/python .ci/conda_env.py --check
 	$(BIN)/python .ci/config_readme.py --check
 
 format: venv
-	$(BIN)/ruff format src tests workflow/scripts benchmarks
+	$(BIN)/ruff format src tests workflow/scripts benchmarks .ci
 	$(BIN)/snakefmt Snakefile workflow/rules
 
 clean:

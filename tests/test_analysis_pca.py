@@ -77,3 +77,29 @@ def test_bootstrap_mean_over_seeds_and_raw_scores():
     rng = np.random.default_rng(3)
     for matrix in pca.resampled_matrices({"t": t}, ["s"], "raw", 5, rng):
         assert matrix.loc["s", "t"] == pytest.approx(50.0)  # (100 + 0) / 2 for any resample
+
+
+def test_row_set_main_leaves_out_variants():
+    datasets = {"a": {}, "b": {}, "a_mis": {"parent": "a"}}
+    assert pca.row_set("main", ["a", "b", "a_mis"], datasets) == ["a", "b"]
+    assert pca.row_set("all", ["a", "b", "a_mis"], datasets) == ["a", "b", "a_mis"]
+    assert pca.row_set(["b", "a_mis"], ["a", "b", "a_mis"], datasets) == ["b", "a_mis"]
+    with pytest.raises(ValueError, match="analysis.pca.rows"):
+        pca.row_set(["zzz"], ["a"], datasets)
+
+
+def test_center_adapters_equals_raw_and_delta_center_base_differs():
+    """Centred on the adapters, raw scores and Δ give one PCA (the base is a column constant);
+    centred on the base, projections are Δ along the axes (known answer on a rank-1 matrix)."""
+    delta = pd.DataFrame({"t1": [2.0, 4.0, 6.0], "t2": [1.0, 2.0, 3.0]}, index=["a", "b", "c"])
+    raw = delta + pd.Series({"t1": 50.0, "t2": 30.0})
+    by_delta, by_raw = pca.fit_pca(delta), pca.fit_pca(raw)
+    pd.testing.assert_frame_equal(by_delta.projections, by_raw.projections)
+    np.testing.assert_allclose(by_delta.projections["PC1"], np.array([-1, 0, 1]) * np.sqrt(5), atol=1e-9)
+    base = pca.fit_pca(delta, center="base")
+    # every row is a multiple of (2, 1): one axis through the base, projection = |row|
+    np.testing.assert_allclose(base.loadings["PC1"], np.array([2, 1]) / np.sqrt(5), atol=1e-9)
+    np.testing.assert_allclose(base.projections["PC1"], np.array([1, 2, 3]) * np.sqrt(5), atol=1e-9)
+    assert base.ratios["PC1"] == pytest.approx(1.0)
+    assert "deviation from the mean of the 3 adapters" in pca.units("adapters", False, 3)
+    assert pca.units("base", False, 3) == "points: Δ vs base"

@@ -112,7 +112,7 @@ def test_every_cell_is_scored_with_both_label_metrics(real_run):
             if target == "gsm8k":
                 assert {"exact_match_strict", "exact_match_flexible"} <= set(score["metrics"])
                 continue
-            assert set(score["metrics"]) == {"acc", "acc_norm", "acc_generated"}
+            assert set(score["metrics"]) == {"acc", "acc_norm", "acc_bytes", "acc_generated"}
             assert score["metrics"]["acc"] == score["value"]
             assert score["metrics"]["acc_generated"] == pytest.approx(
                 100 * sum(p["correct_generated"] for p in preds) / len(preds)

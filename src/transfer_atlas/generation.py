@@ -8,6 +8,7 @@ import torch
 
 from transfer_atlas.decoding import Unsupported, continuous_greedy
 from transfer_atlas.models import eos_ids
+from transfer_atlas.scoring import encode_context
 
 
 def truncate_at_stop(text: str, stop: Sequence[str]) -> str:
@@ -61,7 +62,9 @@ def _generate_batches(model, tok, prompts, order, max_new_tokens, stop, batch_si
     results: list[list[int]] = [[] for _ in prompts]
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
-        enc = tok([prompts[i] for i in idx], return_tensors="pt", padding=True).to(device)
+        batch = [prompts[i] for i in idx]
+        plain = not (tok.bos_token and batch[0].startswith(tok.bos_token))  # as the harness: no 2nd BOS
+        enc = tok(batch, return_tensors="pt", padding=True, add_special_tokens=plain).to(device)
         gen = model.generate(
             **enc,
             max_new_tokens=max_new_tokens,
@@ -106,7 +109,7 @@ def greedy_generate(
     stop = [s for s in stop if s]
     if max_new_tokens <= 0 or not prompts:
         return [("", 0)] * len(prompts)
-    ids = [tok(p)["input_ids"] for p in prompts]
+    ids = [encode_context(tok, p, tok.bos_token) for p in prompts]
     order = list(range(len(prompts)))
     if sort_by_length:
         order.sort(key=lambda i: -len(ids[i]))

@@ -3,7 +3,8 @@
 results/models/{model}/model_info.json (schema):
   name, kind (gguf | hub | path), load_path (what from_pretrained gets), revision,
   weights_sha256 (converted checkpoints) or null, source (the GGUF file, hub id or path),
-  trust_remote_code, n_parameters (converted checkpoints).
+  trust_remote_code, n_parameters (converted checkpoints), chat {apply, fewshot_as_multiturn}
+  (the model's chat-template settings, see `transfer_atlas.prompts`).
 """
 
 from __future__ import annotations
@@ -64,6 +65,10 @@ def prepare_model(spec: dict, info_out: str | Path) -> dict:
         "revision": spec.get("revision"),
         "trust_remote_code": bool(spec.get("trust_remote_code", False)),
         "weights_sha256": None,
+        "chat": {
+            "apply": bool(spec.get("chat_template", False)),
+            "fewshot_as_multiturn": bool(spec.get("fewshot_as_multiturn", True)),
+        },
     }
     if "gguf_package" in spec or "gguf_file" in spec:
         gguf = find_gguf(spec["gguf_package"]) if "gguf_package" in spec else Path(spec["gguf_file"])

@@ -141,13 +141,13 @@ rule similarity_vs_transfer:
     params:
         mantel=ANALYSIS["mantel"],
         seed=ANALYSIS["seed"],
+        roots=DATASET_ROOTS,
     script:
         "../scripts/similarity_vs_transfer.py"
 
 
 rule pca:
     input:
-        matrix="results/matrix/{model}/matrix.csv",
         delta="results/matrix/{model}/delta.csv",
         predictions=lambda wc: prediction_files(wc.model),
     output:
@@ -200,6 +200,7 @@ rule pca:
     params:
         pca=ANALYSIS["pca"],
         seed=ANALYSIS["seed"],
+        rows=PCA_ROWS,
     script:
         "../scripts/pca.py"
 
@@ -287,6 +288,7 @@ rule length_analysis:
     params:
         sources=SOURCES,
         targets=GENERATION_TARGETS,
+        roots=DATASET_ROOTS,
     script:
         "../scripts/length_analysis.py"
 
@@ -426,7 +428,7 @@ rule asymmetry:
         mem_mb=2000,
         runtime=10,
     params:
+        roots=DATASET_ROOTS,
         types={d: task_type(d) for d in DATASETS},
-        roots=dataset_roots_of(),
     script:
         "../scripts/asymmetry.py"

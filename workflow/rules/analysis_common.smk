@@ -1,22 +1,19 @@
 # Lists, input functions and output sets of the analysis and report rules
 # (workflow/rules/analysis.smk, report.smk). No side effects beyond checking
 # config["analysis"] against the configured targets.
+from transfer_atlas.analysis.common import dataset_roots, pair_kind
+from transfer_atlas.analysis.pca.fit import row_set as pca_row_set
 from transfer_atlas.analysis.mislabel import mislabeled_pairs
 from transfer_atlas.tasks import load_card
 
 ANALYSIS = config["analysis"]
+# {dataset: root dataset}: pair kinds (direct, variant-of-parent, transfer) of every analysis.
+DATASET_ROOTS = dataset_roots(DATASETS)
 
 
 def card_of(name):
     spec = DATASETS[name]
     return load_card(spec["task"], ta_config.card_overrides(spec))
-
-
-def dataset_roots_of():
-    """{dataset: root of its variant_of chain} (pair kinds, analysis/common.py)."""
-    from transfer_atlas.analysis.common import dataset_roots
-
-    return dataset_roots(DATASETS)
 
 
 def task_type(name):
@@ -44,9 +41,16 @@ for _i, _t in enumerate(DEPENDENCY_TARGETS):
         )
 # Variants with `mislabel` whose clean counterpart is also a source (rule mislabel).
 MISLABEL_PAIRS = mislabeled_pairs(DATASETS, SOURCES)
-# PCA needs >= 2 adapters; the Mantel test >= 3 source != target pairs.
-RUN_PCA = len(SOURCES) >= 2
-RUN_MANTEL = sum(s != t for s in SOURCES for t in TARGETS) >= 3
+# PCA needs >= 2 adapters (of its row set); the Mantel test >= 3 transfer pairs.
+try:
+    PCA_ROWS = pca_row_set(ANALYSIS["pca"]["rows"], SOURCES, DATASETS)
+except ValueError as err:
+    raise ta_config.ConfigError(str(err))
+RUN_PCA = len(PCA_ROWS) >= 2
+RUN_MANTEL = (
+    sum(pair_kind(s, t, DATASET_ROOTS) == "transfer" for s in SOURCES for t in TARGETS)
+    >= 3
+)
 
 
 def prediction_files(model, targets=None):

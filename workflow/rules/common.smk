@@ -48,6 +48,11 @@ def row_runtime(wildcards):
     return config["resources"]["evaluate_runtime"] * len(TARGETS)
 
 
+def preflight_input(wildcards):
+    """GPU jobs wait for the preflight's memory estimates (workflow/rules/preflight.smk)."""
+    return "results/preflight/estimates.csv" if config["resources"]["gpu"] > 0 else []
+
+
 def adapter_input(wildcards):
     if wildcards.adapter == "base":
         return []

@@ -26,5 +26,6 @@ rule report:
     params:
         paths={model: summary_paths(model) for model in MODELS},
         settings=ANALYSIS["report"],
+        roots=DATASET_ROOTS,
     script:
         "../scripts/report_summary.py"

@@ -6,4 +6,4 @@ from transfer_atlas.analysis import asymmetry
 smk = snakemake  # noqa: F821
 runtime.setup(smk)
 out = dict(smk.output.items())
-asymmetry.run(smk.input[0], smk.wildcards.model, out, dict(smk.params.types), dict(smk.params.roots))
+asymmetry.run(smk.input[0], smk.wildcards.model, out, dict(smk.params.roots), dict(smk.params.types))

@@ -7,4 +7,4 @@ smk = snakemake  # noqa: F821
 runtime.setup(smk)
 settings = {**smk.params.pca, "seed": smk.params.seed}
 out = dict(smk.output.items())
-pca.run(smk.input.matrix, smk.input.delta, list(smk.input.predictions), settings, smk.wildcards.model, out)
+pca.run(smk.input.delta, list(smk.input.predictions), settings, smk.wildcards.model, out, smk.params.rows)

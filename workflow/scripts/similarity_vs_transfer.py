@@ -8,4 +8,4 @@ runtime.setup(smk)
 settings = {**smk.params.mantel, "seed": smk.params.seed}
 out = {k: smk.output[k] for k in ("stats", "pairs", "scatter")}
 sims = {"style": smk.input.style, "semantic": smk.input.semantic}
-mantel.run(sims, smk.input.delta, settings, smk.wildcards.model, out)
+mantel.run(sims, smk.input.delta, settings, smk.wildcards.model, out, dict(smk.params.roots))

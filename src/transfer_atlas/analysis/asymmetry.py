@@ -3,7 +3,9 @@
 M = delta restricted to the shared datasets (rows = source, columns = target, points, in
 config order); A = (M - M^T) / 2 is its antisymmetric part: A[a, b] > 0 when a -> b
 transfers better than b -> a. Asymmetry index = ||A||_F / ||M off-diagonal||_F, in [0, 1]
-(0: symmetric transfer, 1: purely antisymmetric).
+(0: symmetric transfer, 1: purely antisymmetric). Only transfer pairs count
+(`analysis.common`): cells of a dataset and its variant (and the diagonal) are left out of
+A (NaN), the ranked pairs and the index.
 
 By task-type block (the Latent Traits study's classification -> math helps, math ->
 classification hurts): every transfer pair of the whole delta matrix (common.pair_kind;
@@ -21,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from transfer_atlas import io
-from transfer_atlas.analysis.common import long_delta, transfer_mask
+from transfer_atlas.analysis.common import long_delta, mask_non_transfer, transfer_mask
 from transfer_atlas.plots import heatmap
 
 BLOCKS = {
@@ -32,10 +34,11 @@ BLOCKS = {
 }
 
 
-def shared_square(delta: pd.DataFrame) -> pd.DataFrame:
-    """Delta restricted to datasets that are both rows and columns, in column (config) order."""
+def shared_square(delta: pd.DataFrame, roots: dict | None = None) -> pd.DataFrame:
+    """Delta restricted to datasets that are both rows and columns, in column (config) order;
+    non-transfer cells (diagonal, dataset vs its variant) are NaN."""
     shared = [d for d in delta.columns if d in delta.index]
-    return delta.loc[shared, shared].astype(float)
+    return mask_non_transfer(delta.loc[shared, shared].astype(float), roots)
 
 
 def antisymmetric(square: pd.DataFrame) -> pd.DataFrame:
@@ -49,6 +52,8 @@ def ranked_pairs(square: pd.DataFrame) -> pd.DataFrame:
     for i, x in enumerate(names):
         for y in names[i + 1 :]:
             xy, yx = float(square.loc[x, y]), float(square.loc[y, x])
+            if np.isnan(xy) or np.isnan(yx):  # not a transfer pair
+                continue
             a, b, ab, ba = (x, y, xy, yx) if xy >= yx else (y, x, yx, xy)
             rows.append(
                 {
@@ -67,8 +72,8 @@ def ranked_pairs(square: pd.DataFrame) -> pd.DataFrame:
 
 
 def asymmetry_index(square: pd.DataFrame) -> float:
-    """||A||_F / ||M with zeroed diagonal||_F; NaN when M is zero off the diagonal."""
-    off = square.to_numpy(dtype=float).copy()
+    """||A||_F / ||M with zeroed diagonal and non-transfer cells||_F; NaN when that is zero."""
+    off = np.nan_to_num(square.to_numpy(dtype=float).copy())
     np.fill_diagonal(off, 0.0)
     norm = np.linalg.norm(off)
     return float(np.linalg.norm((off - off.T) / 2) / norm) if norm > 0 else float("nan")
@@ -110,13 +115,13 @@ def run(
     delta_csv: str,
     model: str,
     out: dict,
-    types: dict[str, str] | None = None,
     roots: dict[str, str] | None = None,
+    types: dict[str, str] | None = None,
 ) -> pd.DataFrame:
     """Antisymmetric part, ranked pairs and heatmaps of the shared datasets; with `types`
     ({dataset: task type}) also the task-type blocks (out["blocks"], out["blocks_figure"])."""
     delta = pd.read_csv(delta_csv, index_col="adapter")
-    square = shared_square(delta)
+    square = shared_square(delta, roots)
     if len(square) < 2:
         raise io.DataError(f"{delta_csv}: asymmetry needs >= 2 datasets that are both sources and targets")
     anti = antisymmetric(square)

@@ -7,7 +7,9 @@ adapter's outputs to the base model's outputs, to the source dataset's training 
 and to the target's reference answers; the distance between the source's training targets
 and the target's reference answers (`w_source_reference`: a property of the two datasets,
 not of the outputs); then the Spearman correlation of each distance with the Δ score
-(points) across adapters, per target and pooled.
+(points) across adapters, per target and pooled, over transfer pairs only (`kind` column,
+`analysis.common`: the adapter's own cell and a variant on its parent are reported in the
+table but never enter a correlation).
 
 Interpolation coefficient (column `interpolation`): where the adapter's mean output length
 sits between the base model's and the source's training targets',
@@ -17,7 +19,7 @@ less than MIN_GAP words apart (no room to interpolate) and for the base row.
 
 results/analysis/{model}/length/lengths.csv: source, target, n_outputs, mean_output,
 mean_base, mean_source, mean_reference, w_base, w_source, w_reference, w_source_reference,
-interpolation, delta (lengths and distances in words, delta in points).
+interpolation, delta (lengths and distances in words, delta in points), kind.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from scipy.stats import spearmanr, wasserstein_distance
 
 from transfer_atlas import io
 from transfer_atlas.analysis import inputs
-from transfer_atlas.analysis.common import DELTA
+from transfer_atlas.analysis.common import DELTA, TRANSFER_PAIR, pair_kind
 from transfer_atlas.plots import density, grid
 
 log = logging.getLogger(__name__)
@@ -79,7 +81,7 @@ def length_row(output, base, source, reference) -> dict:
 def correlations(table: pd.DataFrame) -> pd.DataFrame:
     """Spearman rho of each distance with delta across adapters: per target and pooled (`all`)."""
     rows = []
-    sub = table[table.source != "base"]
+    sub = table[table["kind"] == TRANSFER_PAIR]
     groups = [(t, g) for t, g in sub.groupby("target", sort=False)] + [("all", sub)]
     for target, group in groups:
         for measure in MEASURES:
@@ -110,7 +112,10 @@ def collect_lengths(
     return lengths
 
 
-def length_table(lengths: dict, delta: pd.DataFrame, targets: list[str]) -> pd.DataFrame:
+def length_table(
+    lengths: dict, delta: pd.DataFrame, targets: list[str], roots: dict | None = None
+) -> pd.DataFrame:
+    """One row per (base or source, target): lengths, distances, Δ and the pair `kind`."""
     rows = []
     for target in targets:
         for source in ["base", *delta.index]:
@@ -124,6 +129,7 @@ def length_table(lengths: dict, delta: pd.DataFrame, targets: list[str]) -> pd.D
                 ),
             }
             row["delta"] = 0.0 if source == "base" else float(delta.loc[source, target])
+            row["kind"] = "base" if source == "base" else pair_kind(source, target, roots)
             rows.append(row)
     return pd.DataFrame(rows)
 
@@ -135,11 +141,12 @@ def run(
     delta_csv: str,
     model: str,
     out: dict,
+    roots: dict | None = None,
 ) -> pd.DataFrame:
     """Length table, correlations with delta, KDE grid and scatter for the generation targets."""
     delta = pd.read_csv(delta_csv, index_col="adapter")
     lengths = collect_lengths(prediction_paths, source_paths, reference_paths)
-    table = length_table(lengths, delta, list(reference_paths))
+    table = length_table(lengths, delta, list(reference_paths), roots)
     corr = correlations(table)
     io.write_csv(out["table"], table.round(4))
     io.write_csv(out["correlation"], corr.round(6))
@@ -185,8 +192,8 @@ def length_kdes(lengths: dict, table: pd.DataFrame, model: str):
 
 
 def length_vs_delta(table: pd.DataFrame, corr: pd.DataFrame, model: str):
-    """Wasserstein distance of adapter outputs to the target's reference lengths vs Δ score."""
-    sub = table[table.source != "base"]
+    """Wasserstein distance of adapter outputs to the target's reference lengths vs Δ (transfer pairs)."""
+    sub = table[table["kind"] == TRANSFER_PAIR]
     fig, ax = plt.subplots(figsize=(6.5, 4.8))
     sns.scatterplot(data=sub, x="w_reference", y="delta", hue="target", style="target", s=70, ax=ax)
     for r in sub.itertuples():
@@ -223,8 +230,9 @@ def interpolation_heatmap(table: pd.DataFrame, model: str):
 
 
 def source_reference_vs_delta(table: pd.DataFrame, corr: pd.DataFrame, model: str):
-    """Wasserstein distance of the source's training targets to the target's references vs Δ."""
-    sub = table[table.source != "base"]
+    """Wasserstein distance of the source's training targets to the target's references vs Δ
+    (transfer pairs)."""
+    sub = table[table["kind"] == TRANSFER_PAIR]
     fig, ax = plt.subplots(figsize=(6.5, 4.8))
     sns.scatterplot(data=sub, x="w_source_reference", y="delta", hue="target", style="target", s=70, ax=ax)
     for r in sub.itertuples():

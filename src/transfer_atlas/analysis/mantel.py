@@ -1,8 +1,8 @@
 """Similarity vs transfer: Spearman correlation and a Mantel permutation test.
 
-Pairs are the off-diagonal cells (source != target) of the delta matrix (sources x
-targets, points) whose source and target both appear in the similarity matrix (datasets x
-datasets). The Mantel test permutes the dataset labels of the similarity matrix (rows and
+Pairs are the transfer pairs (`analysis.common`: not the direct cell, not a variant on its
+parent) of the delta matrix (sources x targets, points) whose source and target both appear
+in the similarity matrix (datasets x datasets). The Mantel test permutes the dataset labels of the similarity matrix (rows and
 columns together) and recomputes Spearman's rho over the same pairs; the p-value is the
 fraction of permutations with |rho| >= |observed rho| (two-sided) or rho >= observed
 (`greater`). With n! <= `permutations` every permutation is enumerated (exact test);
@@ -20,18 +20,19 @@ import pandas as pd
 from scipy.stats import rankdata, spearmanr
 
 from transfer_atlas import io
-from transfer_atlas.analysis.common import DELTA
+from transfer_atlas.analysis.common import DELTA, TRANSFER_PAIR, pair_kind
 from transfer_atlas.plots import grid
 
 log = logging.getLogger(__name__)
 
 
-def offdiag_pairs(sim: pd.DataFrame, delta: pd.DataFrame) -> pd.DataFrame:
-    """source, target, similarity, delta for every source != target pair covered by `sim`."""
+def offdiag_pairs(sim: pd.DataFrame, delta: pd.DataFrame, roots: dict | None = None) -> pd.DataFrame:
+    """source, target, similarity, delta for every transfer pair covered by `sim`."""
     rows = []
     for source in delta.index:
         for target in delta.columns:
-            if source != target and source in sim.index and target in sim.columns:
+            kind = pair_kind(source, target, roots)
+            if kind == TRANSFER_PAIR and source in sim.index and target in sim.columns:
                 rows.append(
                     {
                         "source": source,
@@ -62,11 +63,12 @@ def mantel(
     permutations: int = 9999,
     seed: int = 0,
     alternative: str = "two-sided",
+    roots: dict | None = None,
 ) -> dict:
-    """Spearman rho of similarity vs delta over off-diagonal pairs, with its Mantel p-value."""
-    pairs = offdiag_pairs(sim, delta)
+    """Spearman rho of similarity vs delta over transfer pairs, with its Mantel p-value."""
+    pairs = offdiag_pairs(sim, delta, roots)
     if len(pairs) < 3:
-        raise io.DataError(f"similarity vs transfer needs >= 3 source != target pairs, found {len(pairs)}")
+        raise io.DataError(f"similarity vs transfer needs >= 3 transfer pairs, found {len(pairs)}")
     names = list(sim.index)
     si = np.array([names.index(s) for s in pairs.source])
     ti = np.array([names.index(t) for t in pairs.target])
@@ -94,15 +96,24 @@ def mantel(
     }
 
 
-def run(sim_paths: dict[str, str], delta_csv: str, settings: dict, model: str, out: dict) -> pd.DataFrame:
+def run(
+    sim_paths: dict[str, str],
+    delta_csv: str,
+    settings: dict,
+    model: str,
+    out: dict,
+    roots: dict | None = None,
+) -> pd.DataFrame:
     """Mantel test of every similarity kind against the delta matrix; writes CSVs and scatter plots."""
     delta = pd.read_csv(delta_csv, index_col="adapter")
     stats, pairs = [], []
     for kind, path in sim_paths.items():
         sim = pd.read_csv(path, index_col="dataset")
-        result = mantel(sim, delta, settings["permutations"], settings["seed"], settings["alternative"])
+        result = mantel(
+            sim, delta, settings["permutations"], settings["seed"], settings["alternative"], roots
+        )
         stats.append({"model": model, "kind": kind, **result})
-        pairs.append(offdiag_pairs(sim, delta).assign(kind=kind))
+        pairs.append(offdiag_pairs(sim, delta, roots).assign(kind=kind))
         log.info("%s: rho=%.3f mantel p=%.4f", kind, result["spearman_rho"], result["mantel_p"])
     stats, pairs = pd.DataFrame(stats), pd.concat(pairs, ignore_index=True)
     io.write_csv(out["stats"], stats.round(6))

@@ -11,12 +11,13 @@ from __future__ import annotations
 import pandas as pd
 
 from transfer_atlas import io
+from transfer_atlas.analysis.common import transfer_pairs
 from transfer_atlas.analysis.pca import hint_label
 
 # Why an analysis is absent (workflow/rules/analysis_common.smk: RUN_PCA, RUN_MANTEL).
 SKIPPED = {
-    "pca": "PCA needs at least 2 adapters (sources).",
-    "mantel": "the Mantel test needs at least 3 (source ≠ target) pairs of configured datasets.",
+    "pca": "PCA needs at least 2 adapters in its row set (analysis.pca.rows; default: sources that are no variant).",
+    "mantel": "the Mantel test needs at least 3 transfer pairs (source ≠ target, not a variant of one another).",
 }
 
 
@@ -43,19 +44,23 @@ def pca_section(ev_csv: str, naming_json: str, n_pcs: int) -> list[str]:
             }
         )
     return [
-        f"### Latent traits (PCA of the {naming['use']} matrix, standardize={naming['standardize']}, "
-        f"{naming['bootstrap']} bootstrap resamples)",
+        f"### Latent traits (PCA of the Δ matrix of {len(naming['rows'])} adapters: "
+        f"{', '.join(naming['rows'])}; center={naming['center']}, standardize={naming['standardize']}, "
+        f"{naming['bootstrap']} bootstrap resamples; projections in {naming['units']})",
         "",
         *_table(pd.DataFrame(rows)),
         "",
     ]
 
 
-def transfer_section(delta_csv: str, n_top: int) -> list[str]:
-    delta = pd.read_csv(delta_csv, index_col="adapter")
-    long = delta.rename_axis(index="source", columns="target").stack().rename("delta").reset_index()
-    off = long[long.source != long.target]
-    lines = [f"### Strongest transfers (source ≠ target, Δ vs base in points; {len(off)} pairs)", ""]
+def transfer_section(delta_csv: str, n_top: int, roots: dict | None = None) -> list[str]:
+    """Strongest transfers and the mean Δ over transfer pairs (no direct or variant-of-parent cell)."""
+    off = transfer_pairs(pd.read_csv(delta_csv, index_col="adapter"), roots)
+    lines = [
+        f"### Strongest transfers (transfer pairs: no own cell, no variant on its parent; "
+        f"Δ vs base in points; {len(off)} pairs)",
+        "",
+    ]
     for title, part in (
         ("positive", off.nlargest(n_top, "delta")),
         ("negative", off.nsmallest(n_top, "delta")),
@@ -63,7 +68,7 @@ def transfer_section(delta_csv: str, n_top: int) -> list[str]:
         items = ", ".join(f"{r.source} → {r.target} {r.delta:+.1f}" for r in part.itertuples())
         lines.append(f"- most {title}: {items}")
     lines.append(
-        f"- mean off-diagonal Δ: {off.delta.mean():+.2f} points; share of pairs with Δ > 0: "
+        f"- mean transfer Δ: {off.delta.mean():+.2f} points; share of pairs with Δ > 0: "
         f"{100 * (off.delta > 0).mean():.0f}%"
     )
     return lines + [""]
@@ -210,8 +215,9 @@ def mislabel_section(table_csv: str) -> list[str]:
     return lines + [""]
 
 
-def write(model_inputs: dict[str, dict], settings: dict, out_path: str) -> str:
-    """Write the Markdown summary; `model_inputs` maps model -> named input paths."""
+def write(model_inputs: dict[str, dict], settings: dict, out_path: str, roots: dict | None = None) -> str:
+    """Write the Markdown summary; `model_inputs` maps model -> named input paths; `roots` maps
+    dataset -> root dataset (pair kinds, `analysis.common`)."""
     lines = [
         "# transfer-atlas: key numbers",
         "",
@@ -224,7 +230,7 @@ def write(model_inputs: dict[str, dict], settings: dict, out_path: str) -> str:
             lines += pca_section(paths["explained_variance"], paths["naming"], settings["n_pcs"])
         else:
             lines += ["### Latent traits", "", f"- not run: {SKIPPED['pca']}", ""]
-        lines += transfer_section(paths["delta"], settings["n_top"])
+        lines += transfer_section(paths["delta"], settings["n_top"], roots)
         if paths.get("flips"):
             lines += flips_section(paths["flips"], settings["n_top"])
         if paths.get("mantel"):

@@ -1,12 +1,17 @@
 """PCA maths: fit, sign convention, bootstrap alignment and intervals, naming hints.
 
-The performance matrix has rows = adapters, columns = targets.
-
-The matrix holds points (0-100) of each target's primary metric: raw adapter scores or
-deltas vs the base model, optionally standardized per target. Loadings are the unit-norm
-principal axes (target x PC); projections (adapter x PC) are the adapters' trait
-profiles, in points (or in standard units when standardized). Signs are fixed so that the
-target with the largest |loading| loads positively. A bootstrap over evaluation examples
+The matrix: rows = the PCA's adapters (`row_set`), columns = targets, values = Δ vs base
+in points (0-100 scale) of each target's primary metric, optionally divided per target by
+its std across those adapters (`standardize`). Centring (`center`):
+  adapters  columns centred on the mean of the PCA's adapters (the usual PCA, the study's):
+            projections are deviations from that mean adapter, in points. Raw scores and Δ
+            give the same PCA here (they differ by the base score, a constant per column).
+  base      no centring: the axes pass through the base model; projections are Δ vs base
+            along each axis, in points; explained variance = share of the total sum of
+            squares of Δ (uncentred SVD).
+Loadings are the unit-norm principal axes (target x PC); projections (adapter x PC) are
+the adapters' trait profiles. Signs are fixed so that the target with the largest
+|loading| loads positively. A bootstrap over evaluation examples
 (paired: one resample of a target's examples is applied to every adapter and the base)
 gives 95% intervals for each explained-variance ratio and loading.
 """
@@ -35,13 +40,30 @@ def pc_names(k: int) -> list[str]:
     return [f"PC{i + 1}" for i in range(k)]
 
 
-def standardize(matrix: pd.DataFrame, scale: bool) -> pd.DataFrame:
-    """Columns centred; divided by their std (ddof=0) when `scale` (constant columns kept at 0)."""
-    centred = matrix - matrix.mean(axis=0)
+CENTERS = ("adapters", "base")
+
+
+def row_set(rows, sources: list[str], datasets: dict[str, dict]) -> list[str]:
+    """The PCA's adapters: `main` = sources that are no variant (no `variant_of`), `all` =
+    every source, or an explicit list (each must be a source)."""
+    if rows == "all":
+        return list(sources)
+    if rows == "main":
+        return [s for s in sources if not datasets.get(s, {}).get("parent")]
+    unknown = [r for r in rows if r not in sources]
+    if unknown:
+        raise ValueError(f"config: key 'analysis.pca.rows': {unknown} are not sources")
+    return list(rows)
+
+
+def standardize(matrix: pd.DataFrame, scale: bool, center: str = "adapters") -> pd.DataFrame:
+    """Columns centred on the adapters' mean (center `adapters`) or left as Δ vs base (`base`);
+    divided by their std across adapters (ddof=0) when `scale` (constant columns kept)."""
+    out = matrix - matrix.mean(axis=0) if center == "adapters" else matrix
     if not scale:
-        return centred
+        return out
     std = matrix.std(axis=0, ddof=0).replace(0.0, 1.0)
-    return centred / std
+    return out / std
 
 
 def fix_signs(loadings: np.ndarray) -> np.ndarray:
@@ -51,10 +73,14 @@ def fix_signs(loadings: np.ndarray) -> np.ndarray:
     return np.where(signs == 0, 1.0, signs)
 
 
-def fit_pca(matrix: pd.DataFrame, scale: bool = False, n_components: int | None = None) -> PcaResult:
-    """PCA of `matrix` (adapters x targets); at most min(n_adapters - 1, n_targets) PCs."""
-    k = n_components or max(1, min(matrix.shape[0] - 1, matrix.shape[1]))
-    x = standardize(matrix.astype(float), scale)
+def fit_pca(
+    matrix: pd.DataFrame, scale: bool = False, n_components: int | None = None, center: str = "adapters"
+) -> PcaResult:
+    """PCA of `matrix` (adapters x targets, Δ in points); at most min(n_adapters - 1,
+    n_targets) PCs when centred on the adapters, min(n_adapters, n_targets) from the base."""
+    rank = matrix.shape[0] - (center == "adapters")
+    k = n_components or max(1, min(rank, matrix.shape[1]))
+    x = standardize(matrix.astype(float), scale, center)
     names = pc_names(k)
     if not np.any(np.abs(x.to_numpy()) > 1e-12):  # no variance: nothing to explain
         zeros = np.zeros((matrix.shape[1], k))
@@ -63,13 +89,17 @@ def fit_pca(matrix: pd.DataFrame, scale: bool = False, n_components: int | None 
             pd.DataFrame(zeros, matrix.columns, names),
             pd.DataFrame(np.zeros((matrix.shape[0], k)), matrix.index, names),
         )
-    pca = PCA(n_components=k, svd_solver="full").fit(x.to_numpy())
-    loadings = pca.components_.T
+    if center == "adapters":
+        pca = PCA(n_components=k, svd_solver="full").fit(x.to_numpy())
+        loadings, ratios = pca.components_.T, pca.explained_variance_ratio_
+    else:
+        _, sv, vt = np.linalg.svd(x.to_numpy(), full_matrices=False)
+        loadings, ratios = vt[:k].T, (sv**2 / np.sum(sv**2))[:k]
     signs = fix_signs(loadings)
     loadings = loadings * signs
     projections = x.to_numpy() @ loadings
     return PcaResult(
-        pd.Series(pca.explained_variance_ratio_, index=names, name="explained_variance_ratio"),
+        pd.Series(ratios, index=names, name="explained_variance_ratio"),
         pd.DataFrame(loadings, index=matrix.columns, columns=names),
         pd.DataFrame(projections, index=matrix.index, columns=names),
     )
@@ -120,12 +150,14 @@ def resampled_matrices(
         yield pd.DataFrame(cube[b], index=sources, columns=list(tables))
 
 
-def bootstrap(reference: PcaResult, matrices, scale: bool) -> tuple[np.ndarray, np.ndarray]:
+def bootstrap(
+    reference: PcaResult, matrices, scale: bool, center: str = "adapters"
+) -> tuple[np.ndarray, np.ndarray]:
     """Explained-variance ratios (B x k, by rank) and aligned loadings (B x targets x k)."""
     k = len(reference.ratios)
     ratios, loadings = [], []
     for matrix in matrices:
-        result = fit_pca(matrix[reference.loadings.index], scale, n_components=k)
+        result = fit_pca(matrix[reference.loadings.index], scale, n_components=k, center=center)
         ratios.append(result.ratios.to_numpy())
         loadings.append(align(reference.loadings.to_numpy(), result.loadings.to_numpy()))
     return np.array(ratios), np.array(loadings)
@@ -162,7 +194,11 @@ def hint_label(hints: list[dict]) -> str:
     return ", ".join(f"{'+' if h['loading'] >= 0 else '−'}{h['target']}" for h in hints)
 
 
-def units(use: str, scale: bool) -> str:
+def units(center: str, scale: bool, n_rows: int) -> str:
+    """Unit of the projections (what a trait profile's numbers mean)."""
     if scale:
-        return "standard units"
-    return "points of accuracy (Δ vs base)" if use == "delta" else "points of accuracy"
+        what = "from the mean adapter" if center == "adapters" else "from the base model"
+        return f"standard units (Δ / std per target), {what}"
+    if center == "adapters":
+        return f"points: deviation from the mean of the {n_rows} adapters"
+    return "points: Δ vs base"
