@@ -19,6 +19,7 @@ EXECUTION_CHANGES = {
     "train.micro_batch_tokens": 64,
     "train.gradient_checkpointing": True,
     "evaluate.batch_size": 3,
+    "evaluate.kv_token_budget": 4096,
     "evaluate.merge_adapter": False,
     "evaluate.sort_by_length": False,
     "evaluate.continuous_batching": False,

@@ -57,7 +57,8 @@ def eval_row(model: dict, shape: str, target: str, spec: dict, config: dict, pro
     card = load_card(spec["task"])
     prompt = _tokens(profile, model["name"], "eval", "prompt", "max") or DEFAULT_PROMPT_TOKENS
     new = card.max_new_tokens if card.is_generation or card.also_generate else 8
-    est = memory.eval_peak(shape, model.get("dtype", "bfloat16"), batch, int(prompt), new)
+    kv_budget = config["evaluate"].get("kv_token_budget")
+    est = memory.eval_peak(shape, model.get("dtype", "bfloat16"), batch, int(prompt), new, kv_budget)
     n = spec.get("n_eval") or (profile or {}).get("splits", {}).get("eval", {}).get("n") or 1000
     steps = math.ceil(n / batch) * new
     seconds = memory.generation_runtime_s(est["weights"], est["kv_cache"], steps, res["gpu_tb_s"])

@@ -74,22 +74,36 @@ def confusion(gold: Sequence[str], pred: Sequence[str], labels: Sequence[str]) -
     return matrix
 
 
-def build_requests(tok, prompts: Sequence[str], choices: Sequence[Sequence[str]], max_length: int):
-    """(example, choice, context_ids + continuation_ids, n_continuation) per pair, harness-style.
+def prefix_token_text(tok) -> str | None:
+    """The text of the token the harness treats as the sequence prefix (BOS, else EOS)."""
+    token = tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
+    return None if token is None else tok.decode([token])
 
-    The continuation tokens are tok(prompt + choice)[len(tok(prompt)):], so tokenisation
-    across the boundary matches how the whole string is tokenised.
+
+def encode_context(tok, text: str, prefix: str | None = None) -> list[int]:
+    """Token ids of `text` as lm-evaluation-harness's HFLM encodes it: with the tokenizer's
+    special tokens (e.g. a BOS it adds), unless `text` already starts with `prefix` (the BOS
+    text: a chat-templated prompt), so BOS is never doubled."""
+    if prefix and text.startswith(prefix):
+        return tok(text, add_special_tokens=False)["input_ids"]
+    return tok(text)["input_ids"]
+
+
+def build_requests(tok, prompts: Sequence[str], choices: Sequence[Sequence[str]], max_length: int):
+    """(example, choice, context_ids + continuation_ids, n_continuation) per pair, as the harness
+    builds them (`lm_eval.api.model.LM._encode_pair`): trailing whitespace of the prompt moves
+    to the continuation, and the continuation tokens are enc(prompt + choice)[len(enc(prompt)):],
+    so tokenisation across the boundary matches how the whole string is tokenised.
     """
+    prefix = prefix_token_text(tok)
     requests = []
     for i, (prompt, options) in enumerate(zip(prompts, choices)):
-        context = tok(prompt)["input_ids"]
+        stripped = prompt.rstrip()
+        context = encode_context(tok, stripped, prefix)
         for j, option in enumerate(options):
-            whole = tok(prompt + option)["input_ids"]
-            cont = (
-                whole[len(context) :]
-                if whole[: len(context)] == context
-                else tok(option, add_special_tokens=False)["input_ids"]
-            )
+            option = prompt[len(stripped) :] + option
+            whole = encode_context(tok, stripped + option, prefix)
+            cont = whole[len(context) :] or tok(option, add_special_tokens=False)["input_ids"]
             ids = (context + cont)[-(max_length + 1) :]
             requests.append((i, j, ids, len(cont)))
     return requests
@@ -101,17 +115,33 @@ def _batches(items: list, batch_size: int, key, sort: bool):
         yield [items[k] for k in order[start : start + batch_size]]
 
 
+class _LogProbs:
+    """Log-probabilities at the kept positions without a [batch, keep, vocab] float32
+    log-softmax: the logits stay in the model's dtype and a float32 log-sum-exp per position
+    is computed one row at a time (log p = logit - logsumexp, the same numbers)."""
+
+    def __init__(self, logits: torch.Tensor):
+        self.logits = logits
+        self.lse = torch.stack([torch.logsumexp(row.float(), -1) for row in logits])
+
+    def at(self, b: int, start: int, tokens: torch.Tensor) -> torch.Tensor:
+        """float32 log-probabilities of `tokens` at positions start, start+1, ... of row b."""
+        end = start + len(tokens)
+        picked = self.logits[b, start:end].gather(-1, tokens[:, None].to(self.logits.device))[:, 0]
+        return picked.float() - self.lse[b, start:end]
+
+
 @torch.no_grad()
-def _forward_last(model, pad: int, trim: bool, seqs: list[list[int]], keep: int) -> torch.Tensor:
-    """float32 log-probabilities at the last `keep` positions of each left-padded sequence:
-    [batch, keep, vocab]. With `trim` the LM head runs on those positions only; otherwise
-    on every position (full-sequence logits, as lm-evaluation-harness computes them)."""
+def _forward_last(model, pad: int, trim: bool, seqs: list[list[int]], keep: int) -> _LogProbs:
+    """Log-probabilities at the last `keep` positions of each left-padded sequence (see
+    `_LogProbs`). With `trim` the LM head runs on those positions only; otherwise on every
+    position (full-sequence logits, as lm-evaluation-harness computes them)."""
     device = next(model.parameters()).device
     inp, mask, positions = left_pad(seqs, pad, device)
     out = model(
         input_ids=inp, attention_mask=mask, position_ids=positions, logits_to_keep=keep if trim else 0
     )
-    return torch.log_softmax(out.logits[:, -keep:].float(), -1)
+    return _LogProbs(out.logits[:, -keep:])
 
 
 def _score_full(forward, requests, out, batch_size, sort, progress) -> None:
@@ -121,8 +151,7 @@ def _score_full(forward, requests, out, batch_size, sort, progress) -> None:
         keep = max(r[3] for r in batch)
         logp = forward([r[2][:-1] for r in batch], keep)
         for b, (i, j, ids, n_cont) in enumerate(batch):
-            target = torch.tensor(ids[-n_cont:], device=logp.device)
-            out[i][j] = float(logp[b, keep - n_cont :].gather(1, target[:, None]).sum())
+            out[i][j] = float(logp.at(b, keep - n_cont, torch.tensor(ids[-n_cont:])).sum())
         done += len(batch)
         if progress:
             progress(done, len(requests))
@@ -132,10 +161,12 @@ def _score_shared_prefix(forward, groups, out, batch_size, sort, progress) -> No
     """Single-token continuations: one forward over the context serves every choice."""
     done = 0
     for batch in _batches(groups, batch_size, lambda g: len(g[1]), sort):
-        logp = forward([g[1] for g in batch], 1)[:, -1]
+        logp = forward([g[1] for g in batch], 1)
         for b, (i, _, choice_tokens) in enumerate(batch):
-            for j, token in choice_tokens:
-                out[i][j] = float(logp[b, token])
+            tokens = torch.tensor([token for _, token in choice_tokens])
+            values = [logp.at(b, 0, tokens[k : k + 1]) for k in range(len(tokens))]
+            for (j, _), value in zip(choice_tokens, values):
+                out[i][j] = float(value[0])
         done += len(batch)
         if progress:
             progress(done, len(groups))

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import torch
 
-from transfer_atlas import checkpoint, io, provenance, settings, validation
+from transfer_atlas import checkpoint, io, prompts, provenance, settings, validation
 from transfer_atlas.batching import schedule, tokenize_records
 from transfer_atlas.models import load_model, load_tokenizer, pick_device
 from transfer_atlas.runtime import device_info
@@ -113,7 +113,10 @@ def train_lora(
     tok = load_tokenizer(model_info)
     model = lora_model(prepare_for_training(load_model(model_info, dtype, device), cfg, device), cfg)
     model.train()
-    records = tokenize_records(tok, io.read_jsonl(train_path, ("prompt", "target")), cfg["max_length"])
+    rendered = prompts.render_records(
+        io.read_jsonl(train_path, ("prompt", "target")), tok, prompts.chat_settings(model_info)
+    )
+    records = tokenize_records(tok, rendered, cfg["max_length"])
     examples, val = validation.split(records, cfg.get("val_fraction") or 0.0, seed)
     run_cfg = {**cfg, **validation.plan(cfg, len(examples))}
     lengths = [len(e["input_ids"]) for e in examples]
