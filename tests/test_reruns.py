@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import dry_run_counts, dry_run_jobs, tiny_config, write_config
+from tests.conftest import dry_run_counts, dry_run_jobs, run_snakemake, tiny_config, write_config
 from transfer_atlas import settings
 
 pytestmark = pytest.mark.slow
@@ -48,6 +48,8 @@ DISPLAY_CHANGES = {
     "analysis.dependency.top": 2,
     "analysis.report.n_pcs": 1,
     "analysis.report.n_top": 2,
+    "analysis.flips.n_show": 2,
+    "analysis.flips.max_chars": 100,
 }
 
 
@@ -97,7 +99,7 @@ def test_display_keys_rerun_no_model_job(tiny_run, tiny_model_dir):
     work, _ = tiny_run
     config = _changed_all(tiny_model_dir, DISPLAY_CHANGES)
     rules = {rule for rule, _ in dry_run_jobs(work, write_config(work / "config_display.yaml", config))}
-    assert rules == {"pca", "dependency_analysis", "report", "all"}  # `all`: no file, no work
+    assert rules == {"pca", "dependency_analysis", "flips", "report", "all"}  # `all`: no file, no work
 
 
 def test_switching_the_job_mode_or_gpu_changes_no_params(tiny_run, tiny_model_dir):
@@ -105,8 +107,11 @@ def test_switching_the_job_mode_or_gpu_changes_no_params(tiny_run, tiny_model_di
     model jobs through Snakemake's other triggers: a row job reads every target's eval file
     with another script (input, code, mtime), and gpu > 0 adds the preflight gate as an input
     of every model job."""
+    work, _ = tiny_run
     for key, value in (("evaluate.job", "row"), ("resources.gpu", 1)):
-        assert _dry_run(tiny_run, tiny_model_dir, key, value, "--rerun-triggers", "params") == []
+        config = write_config(work / f"config_{key}.yaml", _changed_all(tiny_model_dir, {key: value}))
+        out = run_snakemake(work, config, "-n").stdout
+        assert "rule evaluate" in out and "arams have changed" not in out, key
 
 
 def test_learning_rate_retrains_every_adapter_and_rescores_its_cells_only(tiny_run, tiny_model_dir):
