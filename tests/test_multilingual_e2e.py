@@ -133,10 +133,7 @@ def test_donors_recipients_and_heatmaps(grid_run):
     task = pd.read_csv(grid_run / FOLDER / "task_heatmap.csv", index_col=0)
     assert list(lang.index) == ["en", "zh"] and list(lang.columns) == LANGS and task.shape == (2, 2)
     groups = pd.read_csv(grid_run / FOLDER / "roles_by_group.csv", keep_default_na=False)
-    assert {"language", "task"} == set(groups["group_kind"]) and set(groups["regime"]) == {
-        "transfer",
-        *TRANSFER,
-    }
+    assert {"language", "task"} == set(groups["kind"]) and set(groups["regime"]) == {"MT-CL", "CT-ML"}
     all_regimes = pd.read_csv(grid_run / ALL / "regimes.csv")
     assert set(all_regimes["model"]) == {"tiny"}
     assert pd.read_csv(grid_run / ALL / "role_consistency.csv").empty  # one base model

@@ -179,9 +179,18 @@ def mislabel_section(table_csv: str) -> list[str]:
     return lines + [""]
 
 
-def write(model_inputs: dict[str, dict], settings: dict, out_path: str, roots: dict | None = None) -> str:
+def write(
+    model_inputs: dict[str, dict],
+    settings: dict,
+    out_path: str,
+    roots: dict | None = None,
+    collections: dict[str, dict] | None = None,
+) -> str:
     """Write the Markdown summary; `model_inputs` maps model -> named input paths; `roots` maps
-    dataset -> root dataset (pair kinds, `analysis.common`)."""
+    dataset -> root dataset (pair kinds, `analysis.common`); `collections` maps a collection of
+    the transfer-roles analyses (`all_models`, `external`) -> named input paths."""
+    from transfer_atlas.analysis.transfer_roles.summary import section
+
     lines = [
         "# transfer-atlas: key numbers",
         "",
@@ -216,6 +225,10 @@ def write(model_inputs: dict[str, dict], settings: dict, out_path: str, roots: d
             lines += length_section(paths["length_correlation"])
         if paths.get("dependency"):
             lines += dependency_section(paths["dependency"])
+    if collections:
+        lines += ["## Donors and recipients", ""]
+        for collection, paths in collections.items():
+            lines += section(collection, paths)
     text = "\n".join(lines)
     io.write_text(out_path, text)
     return text
