@@ -30,6 +30,19 @@ from transfer_atlas.analysis.transfer_roles.roles import across_models
 
 LANGUAGE_COLUMNS = ("iso", "name", "family", "script", "resource_class", "source")
 LANGUAGE_RESAMPLING = "languages resampled with replacement"
+ON_OFF_COLUMNS = [
+    "model",
+    "source",
+    "task",
+    "language",
+    "on_task_delta",
+    "off_task_delta",
+    "on_minus_off",
+    "n_on_task",
+    "n_off_task",
+    "on_task_harm_rate",
+    "off_task_harm_rate",
+]
 
 
 def read_languages(path: str) -> pd.DataFrame:
@@ -123,7 +136,8 @@ def correlation_table(
                 "resampling": LANGUAGE_RESAMPLING,
             }
         )
-    return pd.DataFrame(rows)
+    columns = ["role", "n_languages", "spearman_rho", "p_value", "ci_low", "ci_high", "resampling"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def on_off_task(pairs: pd.DataFrame, settings: dict) -> pd.DataFrame:
@@ -149,4 +163,4 @@ def on_off_task(pairs: pd.DataFrame, settings: dict) -> pd.DataFrame:
                 "off_task_harm_rate": mean(is_harm(off, settings).astype(float)),
             }
         )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=ON_OFF_COLUMNS)
