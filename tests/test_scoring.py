@@ -255,7 +255,7 @@ def test_also_generate_reports_loglik_and_generated_accuracy(tiny_model, real_pr
     rows = evaluate.predict_choices(model, tok, records, card, cfg)
     assert all(r["pred_generated"] in [*card.labels, INVALID] and "generated" in r for r in rows)
     summary = evaluate.score_summary(rows, card, cfg, seed=0)
-    assert set(summary["metrics"]) == {"acc", "acc_norm", "acc_generated"}
+    assert set(summary["metrics"]) == {"acc", "acc_norm", "acc_bytes", "acc_generated"}
     assert summary["metrics"]["acc"] == summary["value"] == 100 * sum(r["correct"] for r in rows) / 6
     assert summary["metrics"]["acc_generated"] == 100 * sum(r["correct_generated"] for r in rows) / 6
     assert sum(summary["pred_distribution_generated"].values()) == 6

@@ -10,6 +10,8 @@ import random
 
 import torch
 
+from transfer_atlas.scoring import encode_context
+
 IGNORE = -100
 CHUNK_BATCHES = 16  # `bucketed`: batches per length-sorted chunk of a shuffled epoch
 
@@ -24,7 +26,7 @@ def tokenize_records(tok, records: list[dict], max_length: int) -> list[dict]:
     """
     out = []
     for record in records:
-        prompt = tok(record["prompt"])["input_ids"]
+        prompt = encode_context(tok, record["prompt"], tok.bos_token)  # no 2nd BOS on chat prompts
         target = tok(record["target"], add_special_tokens=False)["input_ids"]
         if len(prompt) + len(target) + 1 > max_length:
             keep_prompt = max(max_length - len(target) - 1, min(len(prompt), max_length // 2))

@@ -5,6 +5,8 @@ Record format (one JSON object per line of results/data/{dataset}/{train,eval}.j
   label: str (classify / multiple_choice: the gold label or choice; generation: the gold answer),
   choices: [str] (classify / multiple_choice: the continuations scored by log-likelihood),
   meta: {} (task-specific extras: original label of a mislabeled row, language, ...)
+  question, shots (eval records of few-shot tasks): the prompt without its solved examples,
+  and those examples as [[prompt, target], ...] (the prompt is their plain-text rendering)
 """
 
 from __future__ import annotations
@@ -93,15 +95,23 @@ def to_records(rows: list[dict], card: TaskCard, name: str, split: str) -> list[
     return records
 
 
-def add_fewshot(records: list[dict], shots: list[dict], k: int, seed: int) -> list[dict]:
-    """Prefix each prompt with k solved training examples (same k for every record)."""
+def add_fewshot(records: list[dict], shots: list[dict], k: int, seed: int = 1234) -> list[dict]:
+    """Prefix each prompt with k solved training examples (same k for every record), drawn
+    as lm-evaluation-harness's default sampler draws them: one `random.Random(seed)` for the
+    split, `sample(shots, k)` per record in order (the harness's seed is 1234); turns joined
+    by "\n\n". Keeps `question` (the prompt alone) and `shots` ([[prompt, target], ...])
+    so prompts can be rendered as chat turns."""
     if k <= 0 or not shots:
         return records
     rng = random.Random(seed)
     out = []
     for record in records:
-        demo = "\n\n".join(s["prompt"] + s["target"] for s in rng.sample(shots, min(k, len(shots))))
-        out.append({**record, "prompt": demo + "\n\n" + record["prompt"]})
+        drawn = rng.sample(shots, min(k, len(shots)))
+        demo = "".join(s["prompt"] + s["target"] + "\n\n" for s in drawn)
+        turns = [[s["prompt"], s["target"]] for s in drawn]
+        out.append(
+            {**record, "prompt": demo + record["prompt"], "question": record["prompt"], "shots": turns}
+        )
     return out
 
 
@@ -122,7 +132,9 @@ def prepare(spec: dict, train_out: str | Path, eval_out: str | Path) -> dict[str
             raise io.DataError(f"dataset '{name}': the {split} split is empty")
         records[split] = to_records(rows, card, name, split)
         log.info("%s: %d %s records", name, len(records[split]), split)
-    records["eval"] = add_fewshot(records["eval"], records["train"], card.fewshot, _seed(spec, "shots"))
+    records["eval"] = add_fewshot(
+        records["eval"], records["train"], card.fewshot, spec.get("fewshot_seed", 1234)
+    )
     io.write_jsonl(train_out, records["train"])
     io.write_jsonl(eval_out, records["eval"])
     return {split: len(r) for split, r in records.items()}

@@ -5,8 +5,10 @@ results/predictions/{model}/{adapter}/{target}.jsonl, one row per example:
   extracted by the primary metric; generation only), correct (bool, primary metric),
   n_output_tokens; generation adds extracted_strict / extracted_flexible / correct_strict /
   correct_flexible; classify / multiple_choice add logprobs (one per choice), and
-  pred_other / correct_other: the prediction under the other of acc / acc_norm (acc_norm =
-  argmax of log-likelihood divided by the choice's length in bytes, as the harness does).
+  pred_other / correct_other: the prediction under the other of acc / acc_norm, and
+  pred_bytes / correct_bytes: under acc_bytes (`choice_picks`: acc_norm = argmax of the
+  log-likelihood divided by the choice's length in characters without the target delimiter,
+  acc_bytes = divided by its length in UTF-8 bytes, both as lm-evaluation-harness computes them).
 results/scores/{model}/{adapter}/{target}.json: see `score_summary`.
 """
 
@@ -20,7 +22,7 @@ from collections import Counter
 import numpy as np
 import torch
 
-from transfer_atlas import io, scoring
+from transfer_atlas import io, prompts, scoring
 from transfer_atlas.generation import greedy_generate
 from transfer_atlas.models import load_model, load_tokenizer, pick_device
 from transfer_atlas.runtime import device_info
@@ -60,6 +62,7 @@ def _generate(model, tok, records, card: TaskCard, cfg: dict) -> list[tuple[str,
         cfg["sort_by_length"],
         _progress("generated"),
         cfg["continuous_batching"],
+        kv_budget=cfg.get("kv_token_budget"),
     )
 
 
@@ -103,8 +106,8 @@ def predict_choices(model, tok, records, card: TaskCard, cfg: dict) -> list[dict
     rows = []
     for record, options, lps in zip(records, choices, logprobs):
         labels = [o.strip() for o in options]
-        norm = [lp / max(1, len(o.encode("utf-8"))) for lp, o in zip(lps, options)]
-        pred, pred_norm = labels[int(np.argmax(lps))], labels[int(np.argmax(norm))]
+        picks = choice_picks(lps, options)
+        pred, pred_norm = labels[picks["acc"]], labels[picks["acc_norm"]]
         if card.metric == "acc_norm":  # `output`/`correct` always follow the primary metric
             pred, pred_norm = pred_norm, pred
         rows.append(
@@ -114,15 +117,33 @@ def predict_choices(model, tok, records, card: TaskCard, cfg: dict) -> list[dict
                 "gold": record["label"],
                 "output": pred,
                 "pred_other": pred_norm,
+                "pred_bytes": labels[picks["acc_bytes"]],
                 "logprobs": lps,
                 "correct": pred == record["label"],
                 "correct_other": pred_norm == record["label"],
+                "correct_bytes": labels[picks["acc_bytes"]] == record["label"],
                 "n_output_tokens": len(tok(" " + pred, add_special_tokens=False)["input_ids"]),
             }
         )
     if card.also_generate or card.metric == "acc_generated":
         add_generated_labels(model, tok, records, rows, card, cfg)
     return rows
+
+
+def choice_picks(logprobs: list[float], options: list[str], delimiter: str = " ") -> dict[str, int]:
+    """Index of the chosen option under each harness metric: `acc` (largest log-likelihood),
+    `acc_norm` (log-likelihood / the option's length in characters, without the target
+    delimiter) and `acc_bytes` (/ its length in UTF-8 bytes, without the delimiter), as
+    `lm_eval.api.task.ConfigurableTask.process_results` computes them."""
+    texts = [o[len(delimiter) :] if delimiter and o.startswith(delimiter) else o for o in options]
+    lls = np.asarray(logprobs, dtype=float)
+    chars = np.array([max(1, len(t)) for t in texts], dtype=float)
+    nbytes = np.array([max(1, len(t.encode("utf-8"))) for t in texts], dtype=float)
+    return {
+        "acc": int(np.argmax(lls)),
+        "acc_norm": int(np.argmax(lls / chars)),
+        "acc_bytes": int(np.argmax(lls / nbytes)),
+    }
 
 
 def add_generated_labels(model, tok, records, rows: list[dict], card: TaskCard, cfg: dict) -> None:
@@ -182,6 +203,8 @@ def score_summary(rows: list[dict], card: TaskCard, cfg: dict, seed: int) -> dic
         loglik = 100 * float(np.mean([r.get("correct_loglik", r["correct"]) for r in rows]))
         first = "acc_norm" if card.metric == "acc_norm" else "acc"
         summary["metrics"] = {first: loglik, ("acc" if first == "acc_norm" else "acc_norm"): other}
+        if rows and "correct_bytes" in rows[0]:
+            summary["metrics"]["acc_bytes"] = 100 * float(np.mean([r["correct_bytes"] for r in rows]))
         if rows and "pred_generated" in rows[0]:
             generated = [r["pred_generated"] for r in rows]
             summary["metrics"]["acc_generated"] = 100 * float(np.mean([r["correct_generated"] for r in rows]))
@@ -216,6 +239,7 @@ def score_cell(loaded: dict, model_info: dict, cell: dict, cfg: dict, started: f
     records = io.read_jsonl(cell["eval_path"], ("id", "prompt", "target", "label"))
     if cfg.get("max_eval"):
         records = records[: cfg["max_eval"]]
+    records = prompts.render_records(records, loaded["tok"], prompts.chat_settings(model_info))
     log.info(
         "%s on %s: %d examples on %s", meta.get("adapter"), meta.get("target"), len(records), loaded["device"]
     )
@@ -231,6 +255,7 @@ def score_cell(loaded: dict, model_info: dict, cell: dict, cfg: dict, started: f
         "dtype": str(next(model.parameters()).dtype),
         "batch_size": cfg["batch_size"],
         "merged_adapter": loaded["merged"],
+        "chat_template": bool(prompts.chat_settings(model_info)),
         "torch_threads": torch.get_num_threads(),
         "elapsed_s": time.perf_counter() - t0,
     }

@@ -74,22 +74,36 @@ def confusion(gold: Sequence[str], pred: Sequence[str], labels: Sequence[str]) -
     return matrix
 
 
-def build_requests(tok, prompts: Sequence[str], choices: Sequence[Sequence[str]], max_length: int):
-    """(example, choice, context_ids + continuation_ids, n_continuation) per pair, harness-style.
+def prefix_token_text(tok) -> str | None:
+    """The text of the token the harness treats as the sequence prefix (BOS, else EOS)."""
+    token = tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
+    return None if token is None else tok.decode([token])
 
-    The continuation tokens are tok(prompt + choice)[len(tok(prompt)):], so tokenisation
-    across the boundary matches how the whole string is tokenised.
+
+def encode_context(tok, text: str, prefix: str | None = None) -> list[int]:
+    """Token ids of `text` as lm-evaluation-harness's HFLM encodes it: with the tokenizer's
+    special tokens (e.g. a BOS it adds), unless `text` already starts with `prefix` (the BOS
+    text: a chat-templated prompt), so BOS is never doubled."""
+    if prefix and text.startswith(prefix):
+        return tok(text, add_special_tokens=False)["input_ids"]
+    return tok(text)["input_ids"]
+
+
+def build_requests(tok, prompts: Sequence[str], choices: Sequence[Sequence[str]], max_length: int):
+    """(example, choice, context_ids + continuation_ids, n_continuation) per pair, as the harness
+    builds them (`lm_eval.api.model.LM._encode_pair`): trailing whitespace of the prompt moves
+    to the continuation, and the continuation tokens are enc(prompt + choice)[len(enc(prompt)):],
+    so tokenisation across the boundary matches how the whole string is tokenised.
     """
+    prefix = prefix_token_text(tok)
     requests = []
     for i, (prompt, options) in enumerate(zip(prompts, choices)):
-        context = tok(prompt)["input_ids"]
+        stripped = prompt.rstrip()
+        context = encode_context(tok, stripped, prefix)
         for j, option in enumerate(options):
-            whole = tok(prompt + option)["input_ids"]
-            cont = (
-                whole[len(context) :]
-                if whole[: len(context)] == context
-                else tok(option, add_special_tokens=False)["input_ids"]
-            )
+            option = prompt[len(stripped) :] + option
+            whole = encode_context(tok, stripped + option, prefix)
+            cont = whole[len(context) :] or tok(option, add_special_tokens=False)["input_ids"]
             ids = (context + cont)[-(max_length + 1) :]
             requests.append((i, j, ids, len(cont)))
     return requests

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from transfer_atlas import checkpoint, io
+from transfer_atlas import checkpoint, io, prompts
 from transfer_atlas.batching import schedule, tokenize_records
 from transfer_atlas.models import load_model, load_tokenizer, pick_device
 from transfer_atlas.runtime import device_info
@@ -80,7 +80,10 @@ def train_lora(
     tok = load_tokenizer(model_info)
     model = lora_model(prepare_for_training(load_model(model_info, dtype, device), cfg, device), cfg)
     model.train()
-    examples = tokenize_records(tok, io.read_jsonl(train_path, ("prompt", "target")), cfg["max_length"])
+    records = prompts.render_records(
+        io.read_jsonl(train_path, ("prompt", "target")), tok, prompts.chat_settings(model_info)
+    )
+    examples = tokenize_records(tok, records, cfg["max_length"])
     plan = schedule(
         [len(e["input_ids"]) for e in examples], cfg["batch_size"], cfg["steps"], seed, cfg["batching"]
     )

@@ -23,8 +23,11 @@ import contextlib
 
 import torch
 import torch.nn.functional as F
+from torch.utils.checkpoint import checkpoint
 
 from transfer_atlas.batching import IGNORE, collate
+
+LOSS_CHUNK = 2048  # target positions whose logits exist at once
 
 
 def _on(setting, device: torch.device) -> bool:
@@ -81,8 +84,17 @@ def target_loss_sum(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     ).last_hidden_state
     labels = batch["labels"][:, 1:]
     keep = labels != IGNORE
-    logits = base.get_output_embeddings()(hidden[:, :-1][keep])
-    return F.cross_entropy(logits.float(), labels[keep], reduction="sum")
+    head, h, y = base.get_output_embeddings(), hidden[:, :-1][keep], labels[keep]
+
+    def chunk_loss(h_part, y_part):
+        return F.cross_entropy(head(h_part).float(), y_part, reduction="sum")
+
+    if len(y) <= LOSS_CHUNK:
+        return chunk_loss(h, y)
+    return sum(  # logits of one chunk at a time; recomputed in the backward pass
+        checkpoint(chunk_loss, h[i : i + LOSS_CHUNK], y[i : i + LOSS_CHUNK], use_reentrant=False)
+        for i in range(0, len(y), LOSS_CHUNK)
+    )
 
 
 def accumulate(model, examples: list[dict], pad_id: int, device, cfg: dict) -> dict:

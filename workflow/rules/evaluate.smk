@@ -8,6 +8,7 @@ if config["evaluate"]["job"] == "cell":
             model="results/models/{model}/model_info.json",
             eval="results/data/{target}/eval.jsonl",
             adapter=adapter_input,
+            preflight=preflight_input,
         output:
             predictions="results/predictions/{model}/{adapter}/{target}.jsonl",
             score="results/scores/{model}/{adapter}/{target}.json",
@@ -37,6 +38,7 @@ if config["evaluate"]["job"] == "row":
             model="results/models/{model}/model_info.json",
             evals=expand("results/data/{target}/eval.jsonl", target=TARGETS),
             adapter=adapter_input,
+            preflight=preflight_input,
         output:
             predictions=expand(
                 "results/predictions/{{model}}/{{adapter}}/{target}.jsonl",

