@@ -1,11 +1,11 @@
-"""The GPU benchmark's model path works on CPU at toy scale (the GPU run itself is recorded in benchmarks/)."""
+"""The GPU benchmark's model path works on CPU at toy scale (the GPU run itself is recorded in perf/)."""
 
 import json
 
 import pytest
 import torch
 
-from benchmarks.bench import random_llama
+from perf.bench import random_llama
 
 
 def test_random_llama_has_the_configured_shape(tmp_path, tiny_model_dir):
@@ -37,7 +37,7 @@ def test_random_llama_has_the_configured_shape(tmp_path, tiny_model_dir):
 
 @pytest.mark.parametrize("name", ["H100 80GB HBM3", "NVIDIA H200"])
 def test_peak_table_knows_hopper(name, monkeypatch):
-    from benchmarks import bench
+    from perf import bench
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda i=0: name)
@@ -64,7 +64,7 @@ def test_bench_runs_end_to_end_and_writes_the_record(tmp_path, tiny_model_dir):
     args += ["--n-gen", "2", "--n-score", "2", "--naive-n", "2", "--new-tokens", "3", "--eval-batch", "2"]
     args += ["--sweep-batches", "1,2"]
     proc = subprocess.run(
-        [sys.executable, str(root / "benchmarks" / "bench.py"), *args], capture_output=True, text=True
+        [sys.executable, str(root / "perf" / "bench.py"), *args], capture_output=True, text=True
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     (path,) = tmp_path.glob("cpu-*.json")

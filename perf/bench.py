@@ -1,7 +1,7 @@
 """Benchmark: naive vs fast paths of training and evaluation, in one process.
 
-    .venv/bin/python benchmarks/bench.py                      # CPU, SmolLM2-135M (always)
-    bash benchmarks/run_gpu.sh                                # GPU, Llama-3.2-3B-shaped, bf16
+    .venv/bin/python perf/bench.py                      # CPU, SmolLM2-135M (always)
+    bash perf/run_gpu.sh                                # GPU, Llama-3.2-3B-shaped, bf16
 
 Models: SmolLM2-135M-Instruct (the checkpoint prepare_model makes; converted here if
 absent), or `--model llama3b`: random weights in the shape of resources/models/llama-3.2-3b.json
@@ -18,7 +18,7 @@ batched, shared-prefix (default); log-likelihoods must agree.
 (`generate_sweep`, `best_generate_tokens_per_s`; out of memory ends the sweep).
 MFU (GPU only): training at 4N FLOPs per token (frozen base: no weight gradients; the
 issue's convention), scoring at 2N, against the device's dense bf16 peak.
-Writes benchmarks/results/<device>-<time>.json and prints the ratios.
+Writes perf/results/<device>-<time>.json and prints the ratios.
 """
 
 from __future__ import annotations
@@ -218,7 +218,7 @@ def main() -> None:
         help="comma-separated generation batch sizes to time on the fast path (e.g. 64,128,256)",
     )
     ap.add_argument("--model-dir", help="a local model folder instead of --model (tests)")
-    ap.add_argument("--out-dir", help="where the JSON record goes (default benchmarks/results/)")
+    ap.add_argument("--out-dir", help="where the JSON record goes (default perf/results/)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     info = {"name": "local", "load_path": args.model_dir} if args.model_dir else model_info(args.model)
@@ -246,7 +246,7 @@ def main() -> None:
     }
     record = {
         "device": device_name(),
-        "command": "python benchmarks/bench.py " + " ".join(sys.argv[1:]),
+        "command": "python perf/bench.py " + " ".join(sys.argv[1:]),
         **fast,
         "baseline": base,
         "speedup": speedup,

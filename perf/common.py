@@ -61,7 +61,7 @@ def device_name() -> str:
 
 
 def write_record(name: str, record: dict, folder: Path | None = None) -> Path:
-    folder = Path(folder) if folder else ROOT / "benchmarks" / "results"
+    folder = Path(folder) if folder else ROOT / "perf" / "results"
     out = folder / f"{name}-{time.strftime('%Y%m%dT%H%M%S')}.json"
     record = {
         "versions": {"torch": torch.__version__, "python": platform.python_version(), **_lib_versions()},
