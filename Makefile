@@ -30,8 +30,8 @@ test: venv
 	HF_HUB_OFFLINE=1 PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/pytest -q
 
 lint: venv
-	$(BIN)/ruff check src tests workflow/scripts benchmarks .ci
-	$(BIN)/ruff format --check src tests workflow/scripts benchmarks .ci
+	$(BIN)/ruff check src tests workflow/scripts perf .ci
+	$(BIN)/ruff format --check src tests workflow/scripts perf .ci
 	$(BIN)/snakefmt --check Snakefile workflow/rules
 	for c in config/config.yaml tests/configs/*.yaml; do \
 	  HF_HUB_OFFLINE=1 $(BIN)/snakemake --lint --configfile $$c && \
@@ -41,7 +41,7 @@ lint: venv
 	$(BIN)/python .ci/config_readme.py --check
 
 format: venv
-	$(BIN)/ruff format src tests workflow/scripts benchmarks .ci
+	$(BIN)/ruff format src tests workflow/scripts perf .ci
 	$(BIN)/snakefmt Snakefile workflow/rules
 
 clean:

@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from transfer_atlas.analysis import asymmetry
+from transfer_atlas import io
+from transfer_atlas.analysis import asymmetry, summary
 
 
 def square() -> pd.DataFrame:
@@ -40,3 +41,46 @@ def test_asymmetry_index():
     assert asymmetry.asymmetry_index(m) == pytest.approx(np.sqrt(62.5 / 67))
     sym = pd.DataFrame([[0.0, 2.0], [2.0, 0.0]], index=["a", "b"], columns=["a", "b"])
     assert asymmetry.asymmetry_index(sym) == 0.0
+
+
+def test_blocks_by_task_type_keep_transfer_pairs_only(tmp_path):
+    """Planted: classification -> generation +4, generation -> classification -6; the direct
+    cells (+50) and the variant -> parent cell (-70) must not enter any block."""
+    names = ["cls", "cls_bad", "gen", "gen2"]
+    types = {"cls": "classify", "cls_bad": "classify", "gen": "generate_number", "gen2": "generate_text"}
+    roots = {"cls": "cls", "cls_bad": "cls", "gen": "gen", "gen2": "gen2"}
+    d = pd.DataFrame(0.0, index=pd.Index(names, name="adapter"), columns=["cls", "gen", "gen2"])
+    d.loc["cls", ["gen", "gen2"]] = [3.0, 5.0]
+    d.loc["cls_bad", ["gen", "gen2"]] = [4.0, 4.0]
+    d.loc[["gen", "gen2"], "cls"] = [-6.0, -6.0]
+    d.loc["gen", "gen2"], d.loc["gen2", "gen"] = 2.0, 1.0
+    d.loc["cls", "cls"] = d.loc["gen", "gen"] = d.loc["gen2", "gen2"] = 50.0
+    d.loc["cls_bad", "cls"] = -70.0
+    blocks = asymmetry.block_table(d, types, roots).set_index(["source_block", "target_block"])
+    assert blocks.loc[("classification", "generation"), "mean_delta"] == pytest.approx(4.0)
+    assert blocks.loc[("classification", "generation"), "n_pairs"] == 4
+    assert blocks.loc[("generation", "classification"), "mean_delta"] == pytest.approx(-6.0)
+    assert blocks.loc[("generation", "generation"), ["n_pairs", "mean_delta"]].tolist() == [2, 1.5]
+    assert ("classification", "classification") not in blocks.index  # only cls -> cls and cls_bad -> cls
+    d.to_csv(tmp_path / "delta.csv")
+    out = {
+        k: str(tmp_path / f"{k}.{e}")
+        for k, e in (
+            ("antisymmetric", "csv"),
+            ("pairs", "csv"),
+            ("summary", "json"),
+            ("heatmap", "png"),
+            ("blocks", "csv"),
+            ("blocks_figure", "png"),
+        )
+    }
+    asymmetry.run(str(tmp_path / "delta.csv"), "m", out, roots=roots, types=types)
+    info = io.read_json(out["summary"])
+    assert info["blocks"] == {
+        "classification_to_generation": 4.0,
+        "generation_to_classification": -6.0,
+        "difference": 10.0,
+    }
+    assert (tmp_path / "blocks_figure.png").stat().st_size > 5000
+    text = "\n".join(summary.asymmetry_section(out["pairs"], out["summary"], 2))
+    assert "classification → generation +4.0, generation → classification -6.0 (difference +10.0)" in text

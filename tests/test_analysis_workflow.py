@@ -154,6 +154,16 @@ def test_per_target_analyses(analysed):
     assert lengths.loc["sentiment2", "w_base"] == pytest.approx(0.0)  # same lengths as the base
     pairs = pd.read_csv(an / "asymmetry" / "pairs.csv")
     assert len(pairs) == 3 and (pairs.asymmetry >= 0).all()
+    # interpolation: where arith_small's 32-word outputs sit between the base's 5 and its source's
+    train = io.read_jsonl(analysed[0] / "results" / "data" / "arith_small" / "train.jsonl")
+    source_mean = np.mean([len(r["target"].split()) for r in train])
+    interp = lengths.loc["arith_small", "interpolation"]
+    assert interp == pytest.approx((32.0 - 5.0) / (source_mean - 5.0), abs=1e-4)  # CSV rounds to 4 places
+    blocks = pd.read_csv(an / "asymmetry" / "blocks.csv").set_index(["source_block", "target_block"])
+    # planted ACCURACY: classifiers on arith_small 25 vs base 25 -> 0; arith_small on the classifiers 0
+    assert blocks.loc[("classification", "generation"), ["n_pairs", "mean_delta"]].tolist() == [2, 0.0]
+    assert blocks.loc[("classification", "classification"), "mean_delta"] == pytest.approx(25.0)
+    assert (an / "length" / "interpolation.png").is_file() and (an / "asymmetry" / "blocks.png").is_file()
 
 
 def test_flips_match_the_planted_accuracies(analysed):
@@ -182,6 +192,8 @@ def test_summary_and_html_report(analysed):
     summary = (work / "results" / "report" / "summary.md").read_text()
     assert "| PC1 |" in summary and "Mantel" in summary and "sentiment2 → paraphrase +25.0" in summary
     assert "### Inside the cells" in summary
+    assert "by task-type block (transfer pairs, mean Δ): classification → generation +0.0" in summary
+    assert "length interpolation (0 = base model's mean length" in summary
     html = work / "results" / "report.html"
     run_snakemake(work, cfg, "--rerun-triggers=mtime", "--report", str(html), *targets)
     text = html.read_text(errors="ignore")

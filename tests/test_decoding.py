@@ -142,3 +142,95 @@ def test_any_generation_config_eos_ends_the_answer(sharp_model, continuous):
         cut = ref.index(stop_token) if stop_token in ref else len(ref)
         assert n_tok == cut and text == tok.decode(ref[:cut], skip_special_tokens=True)
     assert got[0][1] == refs[0].index(stop_token) <= 5
+
+
+def _live_bytes() -> int:
+    import gc
+
+    seen = {}
+    for obj in gc.get_objects():
+        if isinstance(obj, torch.Tensor) and obj.device.type == "cpu":
+            st = obj.untyped_storage()
+            seen[st.data_ptr()] = st.nbytes()
+    return sum(seen.values())
+
+
+def test_cache_rebuild_peaks_at_about_one_cache_plus_a_layer(tiny_model, monkeypatch):
+    """Measured on a 8-layer tiny model: while live rows and newly prefilled rows are merged,
+    the live tensor bytes rise above the start by at most about one layer of the new cache
+    (before: the whole new cache while the old and prefill caches were still alive)."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tok = tiny_model[1]
+    torch.manual_seed(0)
+    cfg = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=64,
+        intermediate_size=64,
+        num_hidden_layers=8,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+    )
+    model = LlamaForCausalLM(cfg).eval()
+    ids = [tok(p)["input_ids"] for p in PROMPTS]
+    batch = decoding._Batch()
+    batch.rebuild((list(range(6)), *decoding._prefill(model, ids[:6], tok.pad_token_id, "cpu")))
+    batch.alive[1] = batch.alive[3] = False
+    new = (list(range(6, 10)), *decoding._prefill(model, ids[6:10], tok.pad_token_id, "cpu"))
+    start, peak = _live_bytes(), [0]
+    real = decoding._right_aligned
+
+    def spy(*args, **kwargs):
+        out = real(*args, **kwargs)
+        peak[0] = max(peak[0], _live_bytes())
+        return out
+
+    monkeypatch.setattr(decoding, "_right_aligned", spy)
+    batch.rebuild(new)
+    layer = batch.cache.layers[0]
+    layer_bytes = 2 * layer._k.untyped_storage().nbytes()
+    cache_bytes = layer_bytes * len(batch.cache.layers)
+    assert cache_bytes >= 6 * layer_bytes  # the rebuilt cache is large next to one layer
+    assert peak[0] - start <= 1.5 * layer_bytes
+
+
+def test_kv_budget_limits_the_rows_decoding_at_once(sharp_model):
+    """The live rows' reserved cache (prompt + max_new_tokens each) never exceeds the budget,
+    so fewer rows than batch_size decode at once; every answer is still its batch-1 answer."""
+    model, tok = sharp_model
+    ids = [tok(p)["input_ids"] for p in PROMPTS[:6]]
+    widths, reserved = [], []
+    real = decoding._step
+
+    def spy(model_, batch):
+        widths.append(batch.live())
+        reserved.append(sum(len(ids[r]) + 8 for r, a in zip(batch.rows, batch.alive) if a))
+        return real(model_, batch)
+
+    budget = max(len(x) for x in ids) + 8 + 24  # the long review and one or two short prompts
+    decoding._step, order = spy, list(range(6))
+    try:
+        out = continuous_greedy(model, ids, order, 8, tok.pad_token_id, lambda *_: False, 6, kv_budget=budget)
+    finally:
+        decoding._step = real
+    assert max(reserved) <= budget and max(widths) < 6
+    assert out == [_reference(model, tok, p, 8) for p in PROMPTS[:6]]
+
+
+def test_out_of_memory_halves_the_batch_and_finishes_the_rest(sharp_model, monkeypatch):
+    """A forward over more than 2 rows raises out-of-memory: generation backs off to batch 2
+    and still returns every prompt's answer (rows finished before the error are kept)."""
+    model, tok = sharp_model
+    want = greedy_generate(model, tok, PROMPTS, 6, batch_size=2)
+    real = model.forward
+    calls = {"oom": 0}
+
+    def forward(*args, **kwargs):
+        if kwargs["input_ids"].shape[0] > 2:
+            calls["oom"] += 1
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(model, "forward", forward)
+    assert greedy_generate(model, tok, PROMPTS, 6, batch_size=8) == want
+    assert calls["oom"] >= 2  # batch 8 and batch 4 failed, batch 2 finished

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import SHARED_DATA, read_json, run_snakemake, tiny_config, write_config
+from transfer_atlas import io
 
 pytestmark = pytest.mark.slow
 TARGETS = ["gsm8k", "imdb", "flipkart", "uci_sentences"]
@@ -73,7 +74,11 @@ def real_run(tmp_path_factory, tiny_model_dir):
     # the label of long reviews and a batch of only those has no loss (NaN)
     cfg["train"]["max_length"] = 256
     configfile = write_config(work / "config.yaml", cfg)
-    targets = ["results/matrix/tiny/delta.csv", "results/data/imdb/profile.json"]
+    targets = [
+        "results/matrix/tiny/delta.csv",
+        "results/data/imdb/profile.json",
+        "results/analysis/tiny/classes/distribution_generated.csv",
+    ]
     run_snakemake(work, configfile, *targets)
     return work / "results"
 
@@ -121,3 +126,22 @@ def test_matrix_covers_the_real_grid(real_run):
     assert {"base", "gsm8k", "flipkart@balanced"} <= set(matrix.index)
     base = read_json(real_run / "scores" / "tiny" / "base" / "flipkart.json")
     assert matrix.loc["base", "flipkart"] == pytest.approx(base["value"])
+
+
+def test_generated_label_tables_have_an_invalid_column(real_run):
+    """class_generated on the real predictions: counts add up to n per adapter, [invalid] counted."""
+    conf = pd.read_csv(real_run / "analysis" / "tiny" / "classes" / "confusion_generated.csv")
+    assert set(conf.target) == {"imdb", "flipkart", "uci_sentences"}
+    assert "[invalid]" in set(conf.predicted)
+    for (target, adapter), sub in conf.groupby(["target", "adapter"]):
+        preds = io.read_jsonl(
+            real_run
+            / "predictions"
+            / "tiny"
+            / ("base" if adapter == "base" else f"{adapter}/seed0")
+            / f"{target}.jsonl"
+        )
+        assert sub["count"].sum() == len(preds)
+        invalid = sum(p["pred_generated"] == "[invalid]" for p in preds)
+        assert sub.loc[sub.predicted == "[invalid]", "count"].sum() == invalid
+    assert (real_run / "analysis" / "tiny" / "classes" / "flipkart" / "confusion_generated.png").is_file()

@@ -269,3 +269,18 @@ def test_also_generate_reports_loglik_and_generated_accuracy(tiny_model, real_pr
         s2["value"] == summary["metrics"]["acc_generated"]
         and s2["metrics"]["acc"] == summary["metrics"]["acc"]
     )
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_logprobs_without_a_full_vocabulary_log_softmax(dtype):
+    """logit - row-wise float32 logsumexp gives log_softmax's numbers; the logits stay in the
+    model's dtype and only [batch, keep] float32 sums are kept."""
+    from transfer_atlas.scoring import _LogProbs
+
+    torch.manual_seed(0)
+    logits = (torch.randn(3, 4, 1000) * 5).to(dtype)
+    lp = _LogProbs(logits)
+    want = torch.log_softmax(logits.float(), -1)
+    tokens = torch.tensor([7, 999, 0])
+    torch.testing.assert_close(lp.at(1, 1, tokens), want[1, [1, 2, 3], tokens], rtol=0, atol=1e-5)
+    assert lp.logits.dtype == dtype and lp.lse.shape == (3, 4) and lp.lse.dtype == torch.float32

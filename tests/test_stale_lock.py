@@ -49,6 +49,7 @@ def test_decide_none_busy_stale(tmp_path):
     state, message = decide(work, [job, elsewhere])
     assert state == "busy" and "pid 7" in message and "pid 8" not in message
     assert decide(work, [elsewhere])[0] == "stale"
+    assert decide(work, None)[0] == "unknown"  # no /proc: never unlock blindly
 
 
 def test_sigkilled_snakemake_is_recovered(tmp_path):

@@ -92,30 +92,43 @@ class _Batch:
 
     def rebuild(self, new=None) -> None:
         """Keep the live rows, append the prefilled `new` = (rows, cache, mask, pos, first
-        tokens), right-align every row's time steps and drop steps that are padding in all."""
+        tokens), right-align every row's time steps and drop steps that are padding in all.
+
+        Layer by layer: once a layer's new buffer is written, that layer of the old cache and
+        of the prefill cache is released, so the peak is about one cache plus one layer (not
+        old + prefill + new caches at once)."""
         keep = [i for i, a in enumerate(self.alive) if a]
-        parts_mask, parts_kv, rows, pos, last = [], [], [], [], []
+        parts_mask, sources, rows, pos, last = [], [], [], [], []
         if keep:
             index = torch.tensor(keep, device=self.mask.device)
             mask = self.mask[index]
             start = int(mask.any(0).int().argmax())
             parts_mask.append(mask[:, start:])
-            parts_kv.append(
-                [(x.keys[index, :, start:], x.values[index, :, start:]) for x in self.cache.layers]
-            )
+            sources.append((self.cache.layers, index, start))
             rows, pos, last = [self.rows[i] for i in keep], [self.pos[index]], [self.last[index]]
         if new:
             new_rows, cache, mask, new_pos, first = new
             parts_mask.append(mask)
-            parts_kv.append([(x.keys, x.values) for x in cache.layers])
+            sources.append((cache.layers, None, 0))
             rows, pos, last = rows + new_rows, pos + [new_pos], last + [first]
         width = max(m.shape[1] for m in parts_mask)
         self.mask = _right_aligned(parts_mask, width, 0)
+        n_layers = len(sources[0][0])
         layers = []
-        for per_layer in zip(*parts_kv):
-            keys = _right_aligned([k for k, _ in per_layer], width, HEADROOM)
-            values = _right_aligned([v for _, v in per_layer], width, HEADROOM)
-            layers.append(_SlotLayer(keys, values, width))
+        for li in range(n_layers):
+            keys, values = [], []
+            for src, index, start in sources:
+                x = src[li]
+                keys.append(x.keys[:, :, start:] if index is None else x.keys[index, :, start:])
+                values.append(x.values[:, :, start:] if index is None else x.values[index, :, start:])
+                src[li] = None  # this layer of the old / prefill cache is no longer needed
+            del x
+            layers.append(
+                _SlotLayer(
+                    _right_aligned(keys, width, HEADROOM), _right_aligned(values, width, HEADROOM), width
+                )
+            )
+            del keys, values
         self.cache = DynamicCache()
         self.cache.layers, self.cache.layer_class_to_replicate = layers, None
         self.rows, self.alive = rows, [True] * len(rows)
@@ -173,22 +186,36 @@ def continuous_greedy(
     is_done: Callable[[int, list[int]], bool],
     batch_size: int,
     progress=None,
+    kv_budget: int | None = None,
+    on_finish: Callable[[int, list[int]], None] | None = None,
 ) -> list[list[int]]:
     """Greedy token ids for each prompt (up to `is_done`, eos included if it ended the row).
 
     Prompts enter in `order`; `is_done(prompt index, ids)` is asked after each new token of a
     row, and the row leaves when it says True or `max_new_tokens` is reached. New prompts
     join once a quarter of the slots are free; with no prompts left, dead rows are dropped
-    once they are half the batch.
+    once they are half the batch. `kv_budget`: a prompt is admitted only while the rows'
+    reserved cache (prompt + max_new_tokens tokens each) stays within this many tokens (one
+    row is always admitted into an empty batch). `on_finish(prompt index, ids)` is called
+    when a row ends (so a caller keeps finished answers if a later step fails).
     """
     device = next(model.parameters()).device
     queue, batch = deque(order), _Batch()
     out: list[list[int]] = [[] for _ in prompt_ids]
-    finished = 0
+    finished, reserved = 0, 0
+
+    def cost(i: int) -> int:
+        return len(prompt_ids[i]) + max_new_tokens
+
     while queue or batch.live():
-        free = batch_size - batch.live()
+        free, rows = batch_size - batch.live(), []
         if queue and (not batch.live() or free >= max(1, batch_size // 4)):
-            rows = [queue.popleft() for _ in range(min(free, len(queue)))]
+            while queue and len(rows) < free:
+                if kv_budget and reserved + cost(queue[0]) > kv_budget and (rows or batch.live()):
+                    break
+                rows.append(queue.popleft())
+                reserved += cost(rows[-1])
+        if rows:
             cache, mask, pos, first = _prefill(model, [prompt_ids[i] for i in rows], pad_id, device)
             if not supports_slots(cache):
                 raise Unsupported(type(cache).__name__)
@@ -207,6 +234,9 @@ def continuous_greedy(
             ids.append(token)
             if len(ids) >= max_new_tokens or is_done(batch.rows[i], ids):
                 batch.alive[i], ended = False, ended + 1
+                reserved -= cost(batch.rows[i])
+                if on_finish:
+                    on_finish(batch.rows[i], ids)
         if ended:
             before, finished = finished, finished + ended
             if progress and (finished // batch_size > before // batch_size or finished == len(out)):

@@ -62,6 +62,7 @@ def _generate(model, tok, records, card: TaskCard, cfg: dict) -> list[tuple[str,
         cfg["sort_by_length"],
         _progress("generated"),
         cfg["continuous_batching"],
+        kv_budget=cfg.get("kv_token_budget"),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 import torch
@@ -9,6 +10,8 @@ import torch
 from transfer_atlas.decoding import Unsupported, continuous_greedy
 from transfer_atlas.models import eos_ids
 from transfer_atlas.scoring import encode_context
+
+log = logging.getLogger(__name__)
 
 
 def truncate_at_stop(text: str, stop: Sequence[str]) -> str:
@@ -85,6 +88,44 @@ def _generate_batches(model, tok, prompts, order, max_new_tokens, stop, batch_si
     return results
 
 
+def _free_memory() -> None:
+    import gc
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def continuous_with_backoff(model, ids, order, max_new_tokens, pad, is_done, batch_size, progress, kv_budget):
+    """`continuous_greedy`; on out-of-memory the finished answers are kept, the batch (and KV
+    budget) is halved and the rest is finished; raises only when one row does not fit."""
+    done: dict[int, list[int]] = {}
+    remaining = list(order)
+    while remaining:
+        try:
+            continuous_greedy(
+                model,
+                ids,
+                remaining,
+                max_new_tokens,
+                pad,
+                is_done,
+                batch_size,
+                progress,
+                kv_budget,
+                on_finish=lambda i, x: done.__setitem__(i, list(x)),
+            )
+            break
+        except torch.OutOfMemoryError:
+            if batch_size == 1:
+                raise
+            _free_memory()
+            remaining = [i for i in remaining if i not in done]
+            batch_size, kv_budget = batch_size // 2, (kv_budget // 2 if kv_budget else None)
+            log.warning("out of memory: batch %d, %d prompts left", batch_size, len(remaining))
+    return [done[i] for i in range(len(ids))]
+
+
 @torch.no_grad()
 def greedy_generate(
     model,
@@ -96,6 +137,7 @@ def greedy_generate(
     sort_by_length: bool = True,
     progress=None,
     continuous: bool = True,
+    kv_budget: int | None = None,
 ) -> list[tuple[str, int]]:
     """Greedy continuation of each prompt: [(text cut at the first stop string, n output tokens)].
 
@@ -104,7 +146,8 @@ def greedy_generate(
     With `sort_by_length` prompts enter longest first, so prefill batches pad little. Both
     give the greedy answer of each prompt on its own. The token count is the number of
     generated tokens up to the stop string or end of sequence; every id of
-    `models.eos_ids` (tokenizer and generation config) ends a row.
+    `models.eos_ids` (tokenizer and generation config) ends a row. Continuous batching admits
+    rows within `kv_budget` cache tokens and halves its batch on out-of-memory.
     """
     stop = [s for s in stop if s]
     if max_new_tokens <= 0 or not prompts:
@@ -117,8 +160,9 @@ def greedy_generate(
     if continuous:
         pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
         try:
-            answers = continuous_greedy(
-                model, ids, order, max_new_tokens, pad, _stopper(tok, stop, eos), batch_size, progress
+            is_done = _stopper(tok, stop, eos)
+            answers = continuous_with_backoff(
+                model, ids, order, max_new_tokens, pad, is_done, batch_size, progress, kv_budget
             )
         except Unsupported:  # e.g. sliding-window caches: fall back to generate()
             pass

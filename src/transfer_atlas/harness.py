@@ -9,7 +9,7 @@ Per-document sample (what `run` returns per task, in document order): the harnes
 `doc`, `arguments` (context, continuation) per request, `resps`, `filtered_resps` and
 its metric values (`acc`, `acc_norm`, `acc_bytes`, `exact_match`, ...); `doc_views`
 flattens them to one view per document and `compare` sets them beside our prediction rows
-(the parity tests and `benchmarks/bench_harness_route.py` use both).
+(the parity tests and `perf/bench_harness_route.py` use both).
 """
 
 from __future__ import annotations

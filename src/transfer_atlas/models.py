@@ -3,7 +3,8 @@
 results/models/{model}/model_info.json (schema):
   name, kind (gguf | hub | path), load_path (what from_pretrained gets), revision,
   weights_sha256 (converted checkpoints) or null, source (the GGUF file, hub id or path),
-  trust_remote_code, n_parameters (converted checkpoints), chat {apply, fewshot_as_multiturn}
+  trust_remote_code, n_parameters (converted checkpoints), files {path: sha256} (staged hub
+  models: load_path is the local results/models/{model}/checkpoint, see transfer_atlas.staging), chat {apply, fewshot_as_multiturn}
   (the model's chat-template settings, see `transfer_atlas.prompts`).
 """
 
@@ -58,7 +59,8 @@ def convert_gguf(gguf: Path, out_dir: Path) -> dict:
 
 
 def prepare_model(spec: dict, info_out: str | Path) -> dict:
-    """Convert a GGUF model to a float checkpoint, or record a hub id / local path."""
+    """Convert a GGUF model to a float checkpoint, stage a hub model (transfer_atlas.staging:
+    download once at a pinned revision, hash the files), or record a local path."""
     info_out = Path(info_out)
     info = {
         "name": spec["name"],
@@ -82,7 +84,9 @@ def prepare_model(spec: dict, info_out: str | Path) -> dict:
         weights = sorted(path.glob("*.safetensors"))
         info["weights_sha256"] = io.sha256_file(weights[0]) if len(weights) == 1 else None
     else:
-        info.update(kind="hub", source=spec["hub_id"], load_path=spec["hub_id"])
+        from transfer_atlas.staging import stage_hub_model
+
+        info.update(stage_hub_model(spec, info_out.parent, hub_token()))
     io.write_json(info_out, info)
     return info
 
@@ -123,12 +127,17 @@ def hub_token() -> str | None:
     return os.environ.get("HF_TOKEN") or os.environ.get("HUGGING_FACE_HUB_TOKEN")
 
 
+def _revision(info: dict) -> str | None:
+    """Hub revision for from_pretrained; None for a local folder (staged, converted or given)."""
+    return None if Path(info["load_path"]).is_dir() else info.get("revision")
+
+
 def load_tokenizer(info: dict):
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(
         info["load_path"],
-        revision=info.get("revision"),
+        revision=_revision(info),
         token=hub_token(),
         trust_remote_code=info.get("trust_remote_code", False),
     )
@@ -144,7 +153,7 @@ def load_model(info: dict, dtype: str = "auto", device: torch.device | None = No
     device = device or pick_device()
     model = AutoModelForCausalLM.from_pretrained(
         info["load_path"],
-        revision=info.get("revision"),
+        revision=_revision(info),
         token=hub_token(),
         dtype=pick_dtype(dtype, device),
         use_safetensors=True,

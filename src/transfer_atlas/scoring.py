@@ -115,17 +115,33 @@ def _batches(items: list, batch_size: int, key, sort: bool):
         yield [items[k] for k in order[start : start + batch_size]]
 
 
+class _LogProbs:
+    """Log-probabilities at the kept positions without a [batch, keep, vocab] float32
+    log-softmax: the logits stay in the model's dtype and a float32 log-sum-exp per position
+    is computed one row at a time (log p = logit - logsumexp, the same numbers)."""
+
+    def __init__(self, logits: torch.Tensor):
+        self.logits = logits
+        self.lse = torch.stack([torch.logsumexp(row.float(), -1) for row in logits])
+
+    def at(self, b: int, start: int, tokens: torch.Tensor) -> torch.Tensor:
+        """float32 log-probabilities of `tokens` at positions start, start+1, ... of row b."""
+        end = start + len(tokens)
+        picked = self.logits[b, start:end].gather(-1, tokens[:, None].to(self.logits.device))[:, 0]
+        return picked.float() - self.lse[b, start:end]
+
+
 @torch.no_grad()
-def _forward_last(model, pad: int, trim: bool, seqs: list[list[int]], keep: int) -> torch.Tensor:
-    """float32 log-probabilities at the last `keep` positions of each left-padded sequence:
-    [batch, keep, vocab]. With `trim` the LM head runs on those positions only; otherwise
-    on every position (full-sequence logits, as lm-evaluation-harness computes them)."""
+def _forward_last(model, pad: int, trim: bool, seqs: list[list[int]], keep: int) -> _LogProbs:
+    """Log-probabilities at the last `keep` positions of each left-padded sequence (see
+    `_LogProbs`). With `trim` the LM head runs on those positions only; otherwise on every
+    position (full-sequence logits, as lm-evaluation-harness computes them)."""
     device = next(model.parameters()).device
     inp, mask, positions = left_pad(seqs, pad, device)
     out = model(
         input_ids=inp, attention_mask=mask, position_ids=positions, logits_to_keep=keep if trim else 0
     )
-    return torch.log_softmax(out.logits[:, -keep:].float(), -1)
+    return _LogProbs(out.logits[:, -keep:])
 
 
 def _score_full(forward, requests, out, batch_size, sort, progress) -> None:
@@ -135,8 +151,7 @@ def _score_full(forward, requests, out, batch_size, sort, progress) -> None:
         keep = max(r[3] for r in batch)
         logp = forward([r[2][:-1] for r in batch], keep)
         for b, (i, j, ids, n_cont) in enumerate(batch):
-            target = torch.tensor(ids[-n_cont:], device=logp.device)
-            out[i][j] = float(logp[b, keep - n_cont :].gather(1, target[:, None]).sum())
+            out[i][j] = float(logp.at(b, keep - n_cont, torch.tensor(ids[-n_cont:])).sum())
         done += len(batch)
         if progress:
             progress(done, len(requests))
@@ -146,10 +161,12 @@ def _score_shared_prefix(forward, groups, out, batch_size, sort, progress) -> No
     """Single-token continuations: one forward over the context serves every choice."""
     done = 0
     for batch in _batches(groups, batch_size, lambda g: len(g[1]), sort):
-        logp = forward([g[1] for g in batch], 1)[:, -1]
+        logp = forward([g[1] for g in batch], 1)
         for b, (i, _, choice_tokens) in enumerate(batch):
-            for j, token in choice_tokens:
-                out[i][j] = float(logp[b, token])
+            tokens = torch.tensor([token for _, token in choice_tokens])
+            values = [logp.at(b, 0, tokens[k : k + 1]) for k in range(len(tokens))]
+            for (j, _), value in zip(choice_tokens, values):
+                out[i][j] = float(value[0])
         done += len(batch)
         if progress:
             progress(done, len(groups))

@@ -10,7 +10,8 @@ with incomplete outputs rerun, training resumes from its checkpoint). `make demo
     python -m transfer_atlas.stale_lock -- <snakemake --unlock command>
 
 which prints what it found and exits 0 (no lock, or a stale one that it unlocked) or 1
-(a live Snakemake or job in this folder: the lock is not touched).
+(a live Snakemake or job in this folder: the lock is not touched). Without /proc (not
+Linux) it cannot tell, leaves the lock alone and exits 0, so Snakemake's own lock error shows.
 """
 
 from __future__ import annotations
@@ -64,11 +65,17 @@ def lock_files(workdir: str | os.PathLike) -> list[Path]:
     return sorted(locks.glob("*.lock")) if locks.is_dir() else []
 
 
-def decide(workdir: str | os.PathLike, table: list[Process]) -> tuple[str, str]:
-    """("none" | "stale" | "busy", a one-line explanation) for the lock of `workdir`."""
+def decide(workdir: str | os.PathLike, table: list[Process] | None) -> tuple[str, str]:
+    """("none" | "stale" | "busy" | "unknown", a one-line explanation) for the lock of
+    `workdir`; `table` None means the processes could not be listed (no /proc)."""
     locks = lock_files(workdir)
     if not locks:
         return "none", f"{workdir}: no Snakemake lock"
+    if table is None:
+        return "unknown", (
+            f"{workdir}: locked, and this system has no /proc to check for a running Snakemake; "
+            "if none runs here, run `snakemake --unlock` yourself"
+        )
     live = live_snakemake(workdir, table)
     if live:
         pids = ", ".join(f"{p.pid} ({' '.join(p.argv[:3])})" for p in live)
@@ -82,7 +89,7 @@ def main(argv: list[str]) -> int:
     if argv[:1] == ["--dir"]:
         workdir, argv = argv[1], argv[2:]
     command = argv[1:] if argv[:1] == ["--"] else argv
-    state, message = decide(workdir, process_table())
+    state, message = decide(workdir, process_table() if Path("/proc/self").is_dir() else None)
     print(message, file=sys.stderr)
     if state == "busy":
         return 1

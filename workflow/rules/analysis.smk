@@ -261,6 +261,20 @@ rule length_analysis:
             subcategory="{model}",
             labels={"model": "{model}", "figure": "length distance vs transfer"},
         ),
+        interpolation=report(
+            "results/analysis/{model}/length/interpolation.png",
+            caption="../report/length_interpolation.rst",
+            category="Output length",
+            subcategory="{model}",
+            labels={"model": "{model}", "figure": "interpolation coefficients"},
+        ),
+        source_reference=report(
+            "results/analysis/{model}/length/source_reference_vs_delta.png",
+            caption="../report/length_source_reference.rst",
+            category="Output length",
+            subcategory="{model}",
+            labels={"model": "{model}", "figure": "source vs target answer lengths"},
+        ),
     log:
         "logs/length_analysis/{model}.log",
     benchmark:
@@ -319,6 +333,42 @@ rule class_analysis:
         "../scripts/class_analysis.py"
 
 
+rule class_generated:
+    input:
+        predictions=lambda wc: prediction_files(wc.model, GENERATED_TARGETS),
+    output:
+        confusion="results/analysis/{model}/classes/confusion_generated.csv",
+        distribution="results/analysis/{model}/classes/distribution_generated.csv",
+        confusion_figures=per_target_figures(
+            "classes/{target}/confusion_generated.png",
+            GENERATED_TARGETS,
+            "class_confusion_generated",
+            "Class distributions",
+            "confusion matrices of generated labels",
+        ),
+        distribution_figures=per_target_figures(
+            "classes/{target}/distribution_generated.png",
+            GENERATED_TARGETS,
+            "class_distribution_generated",
+            "Class distributions",
+            "generated-label distributions",
+        ),
+    log:
+        "logs/class_generated/{model}.log",
+    benchmark:
+        "benchmarks/class_generated/{model}.tsv"
+    conda:
+        "../envs/transfer-atlas.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        labels={t: list(card_of(t).labels) for t in GENERATED_TARGETS},
+    script:
+        "../scripts/class_generated.py"
+
+
 rule class_input_lengths:
     input:
         expand("results/data/{dataset}/train.jsonl", dataset=CLASSIFY_DATASETS),
@@ -359,6 +409,14 @@ rule asymmetry:
             subcategory="{model}",
             labels={"model": "{model}", "figure": "antisymmetric part"},
         ),
+        blocks="results/analysis/{model}/asymmetry/blocks.csv",
+        blocks_figure=report(
+            "results/analysis/{model}/asymmetry/blocks.png",
+            caption="../report/asymmetry_blocks.rst",
+            category="Asymmetry",
+            subcategory="{model}",
+            labels={"model": "{model}", "figure": "task-type blocks"},
+        ),
     log:
         "logs/asymmetry/{model}.log",
     benchmark:
@@ -371,5 +429,6 @@ rule asymmetry:
         runtime=10,
     params:
         roots=DATASET_ROOTS,
+        types={d: task_type(d) for d in DATASETS},
     script:
         "../scripts/asymmetry.py"

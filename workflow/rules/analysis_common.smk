@@ -11,13 +11,23 @@ ANALYSIS = config["analysis"]
 DATASET_ROOTS = dataset_roots(DATASETS)
 
 
-def task_type(name):
+def card_of(name):
     spec = DATASETS[name]
-    return load_card(spec["task"], ta_config.card_overrides(spec)).type
+    return load_card(spec["task"], ta_config.card_overrides(spec))
+
+
+def task_type(name):
+    return card_of(name).type
 
 
 GENERATION_TARGETS = [t for t in TARGETS if task_type(t).startswith("generate")]
 CLASSIFY_TARGETS = [t for t in TARGETS if task_type(t) == "classify"]
+# Classification targets that also report labels parsed from generated answers (acc_generated).
+GENERATED_TARGETS = [
+    t
+    for t in CLASSIFY_TARGETS
+    if (lambda c: c.also_generate or c.metric == "acc_generated")(card_of(t))
+]
 CLASSIFY_SOURCES = [s for s in SOURCES if task_type(s) == "classify"]
 CLASSIFY_DATASETS = [d for d in DATASETS if task_type(d) == "classify"]
 SHARED_DATASETS = [d for d in TARGETS if d in SOURCES]
@@ -108,6 +118,8 @@ def analysis_outputs():
             out += [f"{d}/length/lengths.csv", f"{d}/length/kde.png"]
         if CLASSIFY_TARGETS:
             out += [f"{d}/classes/shift.csv"]
+        if GENERATED_TARGETS:
+            out += [f"{d}/classes/distribution_generated.csv"]
         if MISLABEL_PAIRS:
             out.append(f"{d}/mislabel/clean_vs_mislabeled.png")
         if len(SHARED_DATASETS) >= 2:
@@ -133,6 +145,9 @@ def summary_paths(model):
         paths["dependency"] = f"{d}/dependency/success_ratios.csv"
     if GENERATION_TARGETS:
         paths["length_correlation"] = f"{d}/length/correlation.csv"
+        paths["lengths"] = f"{d}/length/lengths.csv"
+    if GENERATED_TARGETS:
+        paths["generated_labels"] = f"{d}/classes/distribution_generated.csv"
     if MISLABEL_PAIRS:
         paths["mislabel"] = f"{d}/mislabel/clean_vs_mislabeled.csv"
     if len(SHARED_DATASETS) >= 2:

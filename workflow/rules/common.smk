@@ -30,11 +30,14 @@ def model_spec(wildcards):
 
 
 def model_rule_resources(stage):
+    """gpu, and host memory / minutes that grow with Snakemake's `attempt` (1, 2, 3 with
+    retries: 2), so a job retried after a timeout or an out-of-memory kill asks for more.
+    """
     res = config["resources"]
     return {
         "gpu": res["gpu"],
-        "mem_mb": res[f"{stage}_mem_mb"],
-        "runtime": res[f"{stage}_runtime"],
+        "mem_mb": lambda wildcards, attempt: res[f"{stage}_mem_mb"] * attempt,
+        "runtime": lambda wildcards, attempt: res[f"{stage}_runtime"] * attempt,
     }
 
 
@@ -43,9 +46,9 @@ def model_rule_resources(stage):
 EVAL_SETTINGS = {k: v for k, v in config["evaluate"].items() if k != "job"}
 
 
-def row_runtime(wildcards):
-    """Minutes of an evaluate_row job: evaluate_runtime per target."""
-    return config["resources"]["evaluate_runtime"] * len(TARGETS)
+def row_runtime(wildcards, attempt):
+    """Minutes of an evaluate_row job: evaluate_runtime per target, times the attempt."""
+    return config["resources"]["evaluate_runtime"] * len(TARGETS) * attempt
 
 
 def preflight_input(wildcards):

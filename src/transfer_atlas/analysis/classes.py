@@ -6,6 +6,14 @@ vs the gold distribution, and the source datasets' training label distributions 
 them. Distributions are fractions; total variation distance (TVD, in [0, 1]) compares
 two distributions over the union of their labels. Also: label-wise prompt lengths (words)
 of every classification dataset.
+
+From *generated* labels (targets that report acc_generated: the label parsed from a greedy
+answer, `pred_generated` in the predictions; `[invalid]` when no label word occurs), rule
+`class_generated` writes, per target (mean counts over seeds):
+  classes/confusion_generated.csv     target, adapter, gold, predicted (labels + [invalid]), count
+  classes/distribution_generated.csv  target, adapter, kind (gold | generated), label, fraction
+                                      (the [invalid] fraction included)
+and per target a confusion grid and a distribution figure with an [invalid] column.
 """
 
 from __future__ import annotations
@@ -18,7 +26,9 @@ import pandas as pd
 import seaborn as sns
 
 from transfer_atlas import io
+from transfer_atlas.analysis import inputs
 from transfer_atlas.plots import density, grid
+from transfer_atlas.tasks.textmatch import INVALID
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +148,69 @@ def run(
     return pd.concat(parts["shift"], ignore_index=True)
 
 
+def generated_confusion(paths: list[str], labels: list[str]) -> pd.DataFrame:
+    """Gold x generated-label counts of one adapter, mean over its seeds' predictions files;
+    columns = labels + [invalid] (any other parsed value counts as invalid)."""
+    columns = [*labels, INVALID]
+    mats = []
+    for path in paths:
+        frame = inputs.read_predictions(path, ("id", "gold", "pred_generated"))
+        pred = frame["pred_generated"].astype(str).where(frame["pred_generated"].isin(labels), INVALID)
+        counts = pd.crosstab(frame["gold"].astype(str), pred).reindex(
+            index=labels, columns=columns, fill_value=0
+        )
+        mats.append(counts.to_numpy(dtype=float))
+    return pd.DataFrame(
+        np.mean(mats, axis=0),
+        index=pd.Index(labels, name="gold"),
+        columns=pd.Index(columns, name="predicted"),
+    )
+
+
+def generated_tables(paths: dict[str, list[str]], labels: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(confusion long table, distribution long table) of one target; `paths`: {adapter: files}."""
+    conf, dist = [], []
+    for adapter, files in paths.items():
+        cm = generated_confusion(files, labels)
+        conf.append(cm.stack().rename("count").reset_index().assign(adapter=adapter))
+        if not dist:
+            gold = distribution(cm.sum(axis=1).to_dict(), labels)
+            dist.append(
+                pd.DataFrame(
+                    {"adapter": "gold", "kind": "gold", "label": gold.index, "fraction": gold.values}
+                )
+            )
+        pred = distribution(cm.sum(axis=0).to_dict(), [*labels, INVALID])
+        dist.append(
+            pd.DataFrame(
+                {"adapter": adapter, "kind": "generated", "label": pred.index, "fraction": pred.values}
+            )
+        )
+    conf = pd.concat(conf, ignore_index=True)[["adapter", "gold", "predicted", "count"]]
+    return conf, pd.concat(dist, ignore_index=True)
+
+
+def run_generated(prediction_paths: list[str], labels: dict[str, list[str]], model: str, out: dict):
+    """Confusion matrices and label distributions from generated labels of every target in
+    `labels` ({target: label set}); figures in `labels` order (see the module docstring)."""
+    grouped = inputs.group_by_target(prediction_paths)
+    parts: dict[str, list[pd.DataFrame]] = {"confusion": [], "distribution": []}
+    for i, (target, label_set) in enumerate(labels.items()):
+        by_source: dict[str, list[str]] = {}
+        for adapter, path in grouped[target].items():
+            by_source.setdefault(inputs.source_of(adapter), []).append(path)
+        conf, dist = generated_tables(by_source, list(label_set))
+        title = f"{model} on {target}: labels parsed from generated answers"
+        io.save_figure(out["confusion_figures"][i], confusion_grid(conf, by_source, model, target, title))
+        io.save_figure(out["distribution_figures"][i], generated_distributions(dist, title))
+        parts["confusion"].append(conf.assign(target=target))
+        parts["distribution"].append(dist.assign(target=target))
+    for name, frames in parts.items():
+        frame = pd.concat(frames, ignore_index=True)
+        io.write_csv(out[name], frame[["target", *frame.columns.drop("target")]].round(6))
+    return pd.concat(parts["distribution"], ignore_index=True)
+
+
 def run_input_lengths(train_paths: list[str], datasets: list[str], out: dict) -> pd.DataFrame:
     """Prompt length (words) by gold label of every classification dataset's training split."""
     from transfer_atlas.analysis.length import word_counts
@@ -168,16 +241,18 @@ def run_input_lengths(train_paths: list[str], datasets: list[str], out: dict) ->
 # --- figures -----------------------------------------------------------------------------------
 
 
-def confusion_grid(conf: pd.DataFrame, groups: dict, model: str, target: str):
-    """One annotated confusion matrix (counts, mean over seeds) per adapter, base first."""
+def confusion_grid(conf: pd.DataFrame, groups: dict, model: str, target: str, title: str | None = None):
+    """One annotated confusion matrix (counts, mean over seeds) per adapter, base first;
+    `groups[adapter]` holds one item per seed. Predicted columns may add `[invalid]`."""
     adapters = list(dict.fromkeys(conf["adapter"]))
     labels = list(dict.fromkeys(conf["gold"]))
+    columns = list(dict.fromkeys(conf["predicted"]))
     size = 0.55 * len(labels) + 1.9
-    fig, axes = grid(len(adapters), 4, width=size + 0.4, height=size)
+    fig, axes = grid(len(adapters), 4, width=size + 0.4 + 0.55 * (len(columns) - len(labels)), height=size)
     vmax = conf["count"].max()
     for ax, adapter in zip(axes, adapters, strict=True):
         cm = conf[conf.adapter == adapter].pivot(index="gold", columns="predicted", values="count")
-        cm = cm.reindex(index=labels, columns=labels)
+        cm = cm.reindex(index=labels, columns=columns)
         seeds = len(groups[adapter])
         sns.heatmap(
             cm,
@@ -195,7 +270,19 @@ def confusion_grid(conf: pd.DataFrame, groups: dict, model: str, target: str):
         ax.set_title(f"{adapter}\naccuracy {acc:.1f} points", fontsize=9)
         ax.set_xlabel("predicted label")
         ax.set_ylabel("gold label")
-    fig.suptitle(f"{model} on {target}: confusion matrices (counts of examples)")
+    fig.suptitle(title or f"{model} on {target}: confusion matrices (counts of examples)")
+    fig.tight_layout()
+    return fig
+
+
+def generated_distributions(dist: pd.DataFrame, title: str):
+    """Stacked bars: gold labels, then each adapter's generated labels with the [invalid] share."""
+    labels = list(dict.fromkeys(dist["label"]))
+    colors = dict(zip(labels, sns.color_palette("Set2", len(labels)), strict=True)) | {INVALID: "0.55"}
+    frame = dist.pivot_table(index="adapter", columns="label", values="fraction", sort=False)
+    fig, ax = plt.subplots(figsize=(9, 0.45 * len(frame) + 2.2))
+    _stacked(ax, frame[[c for c in labels if c in frame.columns]], colors, title)
+    ax.legend(fontsize=8, title="label", loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.tight_layout()
     return fig
 

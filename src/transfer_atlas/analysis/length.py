@@ -4,10 +4,22 @@ Lengths are whitespace-separated words (tokenizer independent, so model outputs,
 source's training targets and the target's reference answers are comparable). For every
 (adapter, target): mean lengths and the 1-D Wasserstein distance (in words) of the
 adapter's outputs to the base model's outputs, to the source dataset's training targets,
-and to the target's reference answers; then the Spearman correlation of each distance
-with the Δ score (points) across adapters, per target and pooled, over transfer pairs only
-(`kind` column, `analysis.common`: the adapter's own cell and a variant on its parent are
-reported in the table but never enter a correlation).
+and to the target's reference answers; the distance between the source's training targets
+and the target's reference answers (`w_source_reference`: a property of the two datasets,
+not of the outputs); then the Spearman correlation of each distance with the Δ score
+(points) across adapters, per target and pooled, over transfer pairs only (`kind` column,
+`analysis.common`: the adapter's own cell and a variant on its parent are reported in the
+table but never enter a correlation).
+
+Interpolation coefficient (column `interpolation`): where the adapter's mean output length
+sits between the base model's and the source's training targets',
+(mean_output - mean_base) / (mean_source - mean_base): 0 = the base model's length, 1 = the
+source's, in between = interpolating, < 0 or > 1 = beyond either; NaN when the two means are
+less than MIN_GAP words apart (no room to interpolate) and for the base row.
+
+results/analysis/{model}/length/lengths.csv: source, target, n_outputs, mean_output,
+mean_base, mean_source, mean_reference, w_base, w_source, w_reference, w_source_reference,
+interpolation, delta (lengths and distances in words, delta in points), kind.
 """
 
 from __future__ import annotations
@@ -26,7 +38,8 @@ from transfer_atlas.analysis.common import DELTA, TRANSFER_PAIR, pair_kind
 from transfer_atlas.plots import density, grid
 
 log = logging.getLogger(__name__)
-MEASURES = ("w_base", "w_source", "w_reference")
+MEASURES = ("w_base", "w_source", "w_reference", "w_source_reference")
+MIN_GAP = 1.0  # words between the base's and the source's mean length for an interpolation coefficient
 
 
 def word_counts(texts) -> np.ndarray:
@@ -41,9 +54,17 @@ def wasserstein(a, b) -> float:
     return float(wasserstein_distance(a, b))
 
 
+def interpolation(mean_output: float, mean_base: float, mean_source: float) -> float:
+    """(mean_output - mean_base) / (mean_source - mean_base); NaN when |gap| < MIN_GAP words."""
+    gap = mean_source - mean_base
+    if not np.isfinite(gap) or abs(gap) < MIN_GAP:
+        return float("nan")
+    return float((mean_output - mean_base) / gap)
+
+
 def length_row(output, base, source, reference) -> dict:
-    """Mean lengths and Wasserstein distances of one adapter's outputs (words)."""
-    return {
+    """Mean lengths, Wasserstein distances (words) and interpolation coefficient of one adapter."""
+    row = {
         "mean_output": float(np.mean(output)),
         "mean_base": float(np.mean(base)),
         "mean_source": float(np.mean(source)) if len(source) else np.nan,
@@ -51,7 +72,10 @@ def length_row(output, base, source, reference) -> dict:
         "w_base": wasserstein(output, base),
         "w_source": wasserstein(output, source),
         "w_reference": wasserstein(output, reference),
+        "w_source_reference": wasserstein(source, reference),
     }
+    row["interpolation"] = interpolation(row["mean_output"], row["mean_base"], row["mean_source"])
+    return row
 
 
 def correlations(table: pd.DataFrame) -> pd.DataFrame:
@@ -128,6 +152,8 @@ def run(
     io.write_csv(out["correlation"], corr.round(6))
     io.save_figure(out["kde"], length_kdes(lengths, table, model))
     io.save_figure(out["scatter"], length_vs_delta(table, corr, model))
+    io.save_figure(out["interpolation"], interpolation_heatmap(table, model))
+    io.save_figure(out["source_reference"], source_reference_vs_delta(table, corr, model))
     return table
 
 
@@ -176,6 +202,47 @@ def length_vs_delta(table: pd.DataFrame, corr: pd.DataFrame, model: str):
     note = f" (pooled Spearman ρ = {pooled.rho.iloc[0]:.2f})" if len(pooled) else ""
     ax.set_title(f"{model}: closer to the target's lengths, more transfer?{note}", fontsize=10)
     ax.set_xlabel("Wasserstein distance, adapter output vs target references (words)")
+    ax.set_ylabel(DELTA)
+    ax.axhline(0, color="grey", lw=0.5)
+    fig.tight_layout()
+    return fig
+
+
+def interpolation_heatmap(table: pd.DataFrame, model: str):
+    """Interpolation coefficient per (adapter, generation target): 0 = base length, 1 = source's."""
+    from transfer_atlas.plots import heatmap
+
+    grid_ = table[table.source != "base"].pivot(index="source", columns="target", values="interpolation")
+    grid_ = grid_.reindex(
+        index=list(dict.fromkeys(table.source[table.source != "base"])),
+        columns=list(dict.fromkeys(table.target)),
+    )
+    return heatmap(
+        grid_,
+        f"{model}: where each adapter's mean output length sits\n0 = base model's, 1 = source's training targets",
+        "evaluated on (generation target)",
+        "fine-tuned on (source)",
+        "interpolation coefficient",
+        center=0.5,
+        fmt=".2f",
+        cmap="PuOr_r",
+    )
+
+
+def source_reference_vs_delta(table: pd.DataFrame, corr: pd.DataFrame, model: str):
+    """Wasserstein distance of the source's training targets to the target's references vs Δ
+    (transfer pairs)."""
+    sub = table[table["kind"] == TRANSFER_PAIR]
+    fig, ax = plt.subplots(figsize=(6.5, 4.8))
+    sns.scatterplot(data=sub, x="w_source_reference", y="delta", hue="target", style="target", s=70, ax=ax)
+    for r in sub.itertuples():
+        ax.annotate(
+            r.source, (r.w_source_reference, r.delta), fontsize=7, textcoords="offset points", xytext=(4, 3)
+        )
+    pooled = corr[(corr.target == "all") & (corr.measure == "w_source_reference")]
+    note = f" (pooled Spearman ρ = {pooled.rho.iloc[0]:.2f})" if len(pooled) else ""
+    ax.set_title(f"{model}: source's answer lengths close to the target's, more transfer?{note}", fontsize=10)
+    ax.set_xlabel("Wasserstein distance, source training targets vs target references (words)")
     ax.set_ylabel(DELTA)
     ax.axhline(0, color="grey", lw=0.5)
     fig.tight_layout()

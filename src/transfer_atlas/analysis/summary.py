@@ -107,11 +107,23 @@ def asymmetry_section(pairs_csv: str, summary_json: str, n_top: int) -> list[str
         f"- asymmetry index ||A|| / ||M||: {info['asymmetry_index']:.2f}; "
         f"pairs whose two directions have opposite signs: {info['n_sign_flips']}",
         f"- most asymmetric: {items}",
+        *_block_lines(info),
         "",
     ]
 
 
-def length_section(corr_csv: str) -> list[str]:
+def _block_lines(info: dict) -> list[str]:
+    blocks = info.get("blocks")
+    if not blocks:
+        return []
+    return [
+        f"- by task-type block (transfer pairs, mean Δ): classification → generation "
+        f"{blocks['classification_to_generation']:+.1f}, generation → classification "
+        f"{blocks['generation_to_classification']:+.1f} (difference {blocks['difference']:+.1f})"
+    ]
+
+
+def length_section(corr_csv: str, lengths_csv: str | None = None) -> list[str]:
     corr = pd.read_csv(corr_csv)
     pooled = corr[corr.target == "all"]
     items = ", ".join(
@@ -121,6 +133,17 @@ def length_section(corr_csv: str) -> list[str]:
         "### Output length vs transfer (Spearman with Δ, pooled over generation targets)",
         "",
         f"- {items}",
+        *(interpolation_section(lengths_csv) if lengths_csv else [""]),
+    ]
+
+
+def interpolation_section(lengths_csv: str) -> list[str]:
+    table = pd.read_csv(lengths_csv)
+    sub = table[table.source != "base"].dropna(subset=["interpolation"])
+    items = ", ".join(f"{r.source} → {r.target} {r.interpolation:.2f}" for r in sub.itertuples())
+    return [
+        "- length interpolation (0 = base model's mean length, 1 = the source's training targets'): "
+        + (items or "no adapter whose source differs from the base by a word or more"),
         "",
     ]
 
@@ -157,6 +180,19 @@ def flips_section(counts_csv: str, n_top: int) -> list[str]:
             f"{r.adapter} → {r.target} +{r.gains}/−{r.losses} of {r.n}" for r in top.itertuples()
         )
         lines.append(f"- {title}: {items}")
+    return lines + [""]
+
+
+def generated_labels_section(dist_csv: str) -> list[str]:
+    dist = pd.read_csv(dist_csv)
+    lines = ["### Labels parsed from generated answers (share of [invalid] answers, top label)", ""]
+    for target, sub in dist[dist.kind == "generated"].groupby("target", sort=False):
+        items = []
+        for adapter, part in sub.groupby("adapter", sort=False):
+            invalid = part.loc[part.label == "[invalid]", "fraction"].sum()
+            top = part[part.label != "[invalid]"].nlargest(1, "fraction").iloc[0]
+            items.append(f"{adapter} {100 * invalid:.0f}% invalid, {top.label} {100 * top.fraction:.0f}%")
+        lines.append(f"- {target}: " + "; ".join(items))
     return lines + [""]
 
 
@@ -210,10 +246,12 @@ def write(model_inputs: dict[str, dict], settings: dict, out_path: str, roots: d
             lines += asymmetry_section(
                 paths["asymmetry_pairs"], paths["asymmetry_summary"], settings["n_top"]
             )
+        if paths.get("generated_labels"):
+            lines += generated_labels_section(paths["generated_labels"])
         if paths.get("mislabel"):
             lines += mislabel_section(paths["mislabel"])
         if paths.get("length_correlation"):
-            lines += length_section(paths["length_correlation"])
+            lines += length_section(paths["length_correlation"], paths.get("lengths"))
         if paths.get("dependency"):
             lines += dependency_section(paths["dependency"])
     text = "\n".join(lines)

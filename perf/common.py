@@ -47,8 +47,10 @@ def reset_peak() -> None:
 
 
 def peak_gib() -> float | None:
+    """Peak memory in GiB: on a GPU what the caching allocator reserved (what the device must
+    hold, and what runs out first), not the smaller allocated peak; on CPU the process peak RSS."""
     if torch.cuda.is_available():
-        return torch.cuda.max_memory_allocated() / 2**30
+        return torch.cuda.max_memory_reserved() / 2**30
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # process peak RSS (KiB -> GiB)
@@ -61,7 +63,7 @@ def device_name() -> str:
 
 
 def write_record(name: str, record: dict, folder: Path | None = None) -> Path:
-    folder = Path(folder) if folder else ROOT / "benchmarks" / "results"
+    folder = Path(folder) if folder else ROOT / "perf" / "results"
     out = folder / f"{name}-{time.strftime('%Y%m%dT%H%M%S')}.json"
     record = {
         "versions": {"torch": torch.__version__, "python": platform.python_version(), **_lib_versions()},

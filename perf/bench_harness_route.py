@@ -8,10 +8,10 @@ HFLM, local task YAMLs), batch 16 both; per slice it records the documents compa
 identical contexts / picks / generations, the largest log-likelihood difference, both
 metric values and the seconds of each route (model loaded once, outside both timings; the
 harness time includes building its task from the local YAML). Writes
-benchmarks/results/harness-{cpu,gpu}-<time>.json.
+perf/results/harness-{cpu,gpu}-<time>.json.
 
-    python benchmarks/bench_harness_route.py                 # all four slices
-    python benchmarks/bench_harness_route.py --slices gsm8k --chat
+    python perf/bench_harness_route.py                 # all four slices
+    python perf/bench_harness_route.py --slices gsm8k --chat
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import device_name, write_record  # noqa: E402
+from perf.common import device_name, write_record  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "datasets"
 SLICES = {"gsm8k": ("gsm8k", None, 40), "xcopa.zh": ("xcopa", "zh", 100), "xcopa.th": ("xcopa", "th", 100)}

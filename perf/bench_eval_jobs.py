@@ -5,9 +5,9 @@ re-scores every cell twice with snakemake, with `evaluate: {job: row}` (one load
 (model, adapter)) and then with the default `evaluate: {job: cell}` (each job starts
 Python, imports torch/transformers/peft, loads the model and merges the adapter), times both, checks that
 every score file has the same value, prints the ratio and writes a JSON record to
-benchmarks/results/evaljobs-{cpu,gpu}-<time>.json.
+perf/results/evaljobs-{cpu,gpu}-<time>.json.
 
-    python benchmarks/bench_eval_jobs.py --workdir . --configfile config/config.yaml --cores 2
+    python perf/bench_eval_jobs.py --workdir . --configfile config/config.yaml --cores 2
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import device_name, write_record  # noqa: E402
+from perf.common import device_name, write_record  # noqa: E402
 
 
 def snakemake(workdir: Path, configs: list[str], rule: str, cores: int) -> float:
