@@ -5,7 +5,7 @@
 
 Models: SmolLM2-135M-Instruct (the checkpoint prepare_model makes; converted here if
 absent), or `--model llama3b`: random weights in the shape of resources/models/llama-3.2-3b.json
-(vocabulary cut to SmolLM2's tokenizer, so the workflow's tokenizer code paths run unchanged).
+(its full 128k vocabulary; SmolLM2's tokenizer supplies the token ids, a subset).
 Training: padded random batches (naive) vs length-bucketed batches (default), on a
 GSM8K-like length distribution (a pool of one bucketing chunk); tokens/s counts
 non-padding tokens.
@@ -70,7 +70,10 @@ def random_llama(smol_info: dict, config_path: Path) -> dict:
 
     tok = models.load_tokenizer(smol_info)
     cfg = {k: v for k, v in json.loads(config_path.read_text()).items() if not k.startswith("_")}
-    cfg.update(vocab_size=len(tok), bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id)
+    # The shape's full vocabulary (128k for Llama-3): the LM head and loss cost what they cost
+    # in the study; SmolLM2's token ids (< 49k) are a subset of it.
+    cfg.update(bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id)
+    cfg["vocab_size"] = max(cfg.get("vocab_size", 0), len(tok))
     folder = Path(tempfile.mkdtemp(prefix="bench_llama_"))
     with torch.device("cuda" if torch.cuda.is_available() else "cpu"):
         model = LlamaForCausalLM(LlamaConfig(**cfg)).to(torch.bfloat16)
@@ -95,12 +98,12 @@ def n_params(model) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def bench_train(info, tok, mode: str, steps: int, batch: int, dtype: str) -> dict:
+def bench_train(info, tok, mode: str, steps: int, batch: int, dtype: str, max_length: int = 512) -> dict:
     """Times the first `steps` batches of the workflow's schedule over a pool of training
     examples as large as one bucketing chunk (`batching.CHUNK_BATCHES` batches): the demo and
     the study train about one epoch, so their bucketed batches come from chunks of that size."""
     recs, source = gsm8k_like_records(max(steps, CHUNK_BATCHES) * batch, seed=1)
-    ex = tokenize_records(tok, recs, 512)
+    ex = tokenize_records(tok, recs, max_length)
     plan = schedule([len(e["input_ids"]) for e in ex], batch, steps, 0, mode)
     model = lora_model(models.load_model(info, dtype), LORA).train()
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
@@ -108,7 +111,7 @@ def bench_train(info, tok, mode: str, steps: int, batch: int, dtype: str) -> dic
     for step, idx in enumerate(plan):
         b = collate([ex[i] for i in idx], tok.pad_token_id)
         device = next(model.parameters()).device
-        step_cfg = {"grad_clip": 1.0}
+        step_cfg = {"grad_clip": 1.0}  # + the workflow's defaults: checkpointing/autocast on CUDA
         _, dt = timed(train_step, model, opt, [ex[i] for i in idx], 1e-4, step_cfg, tok.pad_token_id, device)
         if step > 0:  # first step warms up allocations
             tokens += int(b["attention_mask"].sum())
@@ -205,7 +208,8 @@ def main() -> None:
     ap.add_argument("--naive-n", type=int, default=16, help="prompts timed on the naive eval path")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--train-steps", type=int, default=6)
-    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--batch", type=int, default=8, help="training rows per step (paper configs: 16)")
+    ap.add_argument("--max-length", type=int, default=512, help="training length cap (latent_traits: 1024)")
     ap.add_argument(
         "--n-gen", type=int, default=64, help="generation prompts (a demo cell has 32-48, a study cell 500+)"
     )
@@ -227,7 +231,7 @@ def main() -> None:
     runs = {}
     for name, mode, fast in (("naive", "padded", False), ("default", "bucketed", True)):
         reset_peak()
-        run = bench_train(info, tok, mode, args.train_steps, args.batch, args.dtype)
+        run = bench_train(info, tok, mode, args.train_steps, args.batch, args.dtype, args.max_length)
         run |= bench_eval(info, tok, adapter, fast, args)
         run["train_mfu"], run["score_mfu"] = mfu(run["train_flops_per_s"]), mfu(run["score_flops_per_s"])
         runs[name] = run

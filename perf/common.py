@@ -47,8 +47,10 @@ def reset_peak() -> None:
 
 
 def peak_gib() -> float | None:
+    """Peak memory in GiB: on a GPU what the caching allocator reserved (what the device must
+    hold, and what runs out first), not the smaller allocated peak; on CPU the process peak RSS."""
     if torch.cuda.is_available():
-        return torch.cuda.max_memory_allocated() / 2**30
+        return torch.cuda.max_memory_reserved() / 2**30
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # process peak RSS (KiB -> GiB)

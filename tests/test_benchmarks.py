@@ -1,6 +1,10 @@
 """The GPU benchmark's model path works on CPU at toy scale (the GPU run itself is recorded in perf/)."""
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -29,10 +33,10 @@ def test_random_llama_has_the_configured_shape(tmp_path, tiny_model_dir):
     from transfer_atlas.models import load_model, load_tokenizer
 
     model, tok = load_model(info, "bfloat16"), load_tokenizer(info)
-    assert model.config.hidden_size == 64 and model.config.vocab_size == len(tok)
+    assert model.config.hidden_size == 64 and model.config.vocab_size == 128256 > len(tok)  # full vocabulary
     assert next(model.parameters()).dtype == torch.bfloat16
     ids = tok("Question: 2 + 2?", return_tensors="pt")["input_ids"]
-    assert model(ids).logits.shape == (1, ids.shape[1], len(tok))
+    assert model(ids).logits.shape == (1, ids.shape[1], 128256)
 
 
 @pytest.mark.parametrize("name", ["H100 80GB HBM3", "NVIDIA H200"])
@@ -77,3 +81,15 @@ def test_bench_runs_end_to_end_and_writes_the_record(tmp_path, tiny_model_dir):
     assert all(r["identical_to_default"] for r in record["generate_sweep"])
     best = max(r["generate_tokens_per_s"] for r in record["generate_sweep"])
     assert record["best_generate_tokens_per_s"] == max(best, record["generate_tokens_per_s"])
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is present")
+@pytest.mark.parametrize("cmd", [["python", "perf/gpu_check.py"], ["bash", "perf/run_gpu.sh"]])
+def test_gpu_scripts_refuse_to_run_on_a_cpu(cmd):
+    root = Path(__file__).resolve().parents[1]
+    if cmd[0] == "python":
+        cmd = [sys.executable, *cmd[1:]]
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode != 0 and "CUDA is not available" in proc.stderr
+    assert f"torch {torch.__version__}" in proc.stderr or torch.__version__ in proc.stdout

@@ -269,3 +269,43 @@ def test_also_generate_reports_loglik_and_generated_accuracy(tiny_model, real_pr
         s2["value"] == summary["metrics"]["acc_generated"]
         and s2["metrics"]["acc"] == summary["metrics"]["acc"]
     )
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_logprobs_without_a_full_vocabulary_log_softmax(dtype):
+    """logit - row-wise float32 logsumexp gives log_softmax's numbers; the logits stay in the
+    model's dtype and only [batch, keep] float32 sums are kept."""
+    from transfer_atlas.scoring import _LogProbs
+
+    torch.manual_seed(0)
+    logits = (torch.randn(3, 4, 1000) * 5).to(dtype)
+    lp = _LogProbs(logits)
+    want = torch.log_softmax(logits.float(), -1)
+    tokens = torch.tensor([7, 999, 0])
+    torch.testing.assert_close(lp.at(1, 1, tokens), want[1, [1, 2, 3], tokens], rtol=0, atol=1e-5)
+    assert lp.logits.dtype == dtype and lp.lse.shape == (3, 4) and lp.lse.dtype == torch.float32
+
+
+def test_scoring_halves_its_batch_on_out_of_memory(tiny_model, monkeypatch):
+    """A forward over more than 2 sequences raises out-of-memory: scoring backs off and gives
+    the same log-likelihoods as batch 2."""
+    from transfer_atlas.scoring import choice_logprobs
+
+    model, tok = tiny_model
+    prompts = [f"Review {i}: " + "fine " * i + "\nAnswer:" for i in range(7)]
+    choices = [[" positive", " negative and more"]] * 7
+    want = choice_logprobs(model, tok, prompts, choices, batch_size=2)
+    real = model.forward
+    fails = []
+
+    def forward(*args, **kwargs):
+        if kwargs["input_ids"].shape[0] > 2:
+            fails.append(kwargs["input_ids"].shape[0])
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(model, "forward", forward)
+    got = choice_logprobs(model, tok, prompts, choices, batch_size=8)
+    assert fails and max(fails) > 2
+    for g, w in zip(got, want):
+        assert g == pytest.approx(w, abs=1e-4)

@@ -9,7 +9,9 @@ trailing `.`, and compared exactly. Scores are reported in points (0-100).
 
 from __future__ import annotations
 
+import logging
 import re
+import statistics
 from collections.abc import Sequence
 from functools import partial
 
@@ -18,6 +20,8 @@ import torch
 
 from transfer_atlas.analysis.common import bootstrap_mean, percentile_interval
 from transfer_atlas.decoding import left_pad
+
+log = logging.getLogger(__name__)
 
 STRICT = re.compile(r"#### (\-?[0-9\.\,]+)")
 FLEXIBLE = re.compile(r"(-?[$0-9.,]{2,})|(-?[0-9]+)")
@@ -62,6 +66,17 @@ def bootstrap_ci(correct: Sequence[float], n_boot: int = 1000, seed: int = 0) ->
         return (mean, mean)
     lo, hi = percentile_interval(bootstrap_mean(values, n_boot, np.random.default_rng(seed)))
     return (100 * lo, 100 * hi)
+
+
+def length_summary(values: Sequence[int]) -> dict:
+    """Mean, median, min, max and population std of output lengths (tokens)."""
+    return {
+        "mean": statistics.fmean(values),
+        "median": statistics.median(values),
+        "min": min(values),
+        "max": max(values),
+        "std": statistics.pstdev(values),
+    }
 
 
 def confusion(gold: Sequence[str], pred: Sequence[str], labels: Sequence[str]) -> list[list[int]]:
@@ -109,50 +124,85 @@ def build_requests(tok, prompts: Sequence[str], choices: Sequence[Sequence[str]]
     return requests
 
 
-def _batches(items: list, batch_size: int, key, sort: bool):
+def _batches(items: list, batch_size: int, key, sort: bool, process) -> None:
+    """process(batch) over batches of `items` (longest first with `sort`). On out-of-memory the
+    batch size is halved and the failed batch is redone; raises only when one item does not fit."""
     order = sorted(range(len(items)), key=lambda k: -key(items[k])) if sort else list(range(len(items)))
-    for start in range(0, len(order), batch_size):
-        yield [items[k] for k in order[start : start + batch_size]]
+    start = 0
+    while start < len(order):
+        batch = [items[k] for k in order[start : start + batch_size]]
+        try:
+            process(batch)
+        except torch.OutOfMemoryError:
+            if batch_size == 1:
+                raise
+            batch_size //= 2
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            log.warning("scoring out of memory: batch %d, %d items left", batch_size, len(order) - start)
+            continue
+        start += len(batch)
+
+
+class _LogProbs:
+    """Log-probabilities at the kept positions without a [batch, keep, vocab] float32
+    log-softmax: the logits stay in the model's dtype and a float32 log-sum-exp per position
+    is computed one row at a time (log p = logit - logsumexp, the same numbers)."""
+
+    def __init__(self, logits: torch.Tensor):
+        self.logits = logits
+        self.lse = torch.stack([torch.logsumexp(row.float(), -1) for row in logits])
+
+    def at(self, b: int, start: int, tokens: torch.Tensor) -> torch.Tensor:
+        """float32 log-probabilities of `tokens` at positions start, start+1, ... of row b."""
+        end = start + len(tokens)
+        picked = self.logits[b, start:end].gather(-1, tokens[:, None].to(self.logits.device))[:, 0]
+        return picked.float() - self.lse[b, start:end]
 
 
 @torch.no_grad()
-def _forward_last(model, pad: int, trim: bool, seqs: list[list[int]], keep: int) -> torch.Tensor:
-    """float32 log-probabilities at the last `keep` positions of each left-padded sequence:
-    [batch, keep, vocab]. With `trim` the LM head runs on those positions only; otherwise
-    on every position (full-sequence logits, as lm-evaluation-harness computes them)."""
+def _forward_last(model, pad: int, trim: bool, seqs: list[list[int]], keep: int) -> _LogProbs:
+    """Log-probabilities at the last `keep` positions of each left-padded sequence (see
+    `_LogProbs`). With `trim` the LM head runs on those positions only; otherwise on every
+    position (full-sequence logits, as lm-evaluation-harness computes them)."""
     device = next(model.parameters()).device
     inp, mask, positions = left_pad(seqs, pad, device)
     out = model(
         input_ids=inp, attention_mask=mask, position_ids=positions, logits_to_keep=keep if trim else 0
     )
-    return torch.log_softmax(out.logits[:, -keep:].float(), -1)
+    return _LogProbs(out.logits[:, -keep:])
 
 
 def _score_full(forward, requests, out, batch_size, sort, progress) -> None:
     """One forward over context + continuation per (example, choice)."""
-    done = 0
-    for batch in _batches(requests, batch_size, lambda r: len(r[2]), sort):
+    done = [0]
+
+    def process(batch):
         keep = max(r[3] for r in batch)
         logp = forward([r[2][:-1] for r in batch], keep)
         for b, (i, j, ids, n_cont) in enumerate(batch):
-            target = torch.tensor(ids[-n_cont:], device=logp.device)
-            out[i][j] = float(logp[b, keep - n_cont :].gather(1, target[:, None]).sum())
-        done += len(batch)
+            out[i][j] = float(logp.at(b, keep - n_cont, torch.tensor(ids[-n_cont:])).sum())
+        done[0] += len(batch)
         if progress:
-            progress(done, len(requests))
+            progress(done[0], len(requests))
+
+    _batches(requests, batch_size, lambda r: len(r[2]), sort, process)
 
 
 def _score_shared_prefix(forward, groups, out, batch_size, sort, progress) -> None:
     """Single-token continuations: one forward over the context serves every choice."""
-    done = 0
-    for batch in _batches(groups, batch_size, lambda g: len(g[1]), sort):
-        logp = forward([g[1] for g in batch], 1)[:, -1]
+    done = [0]
+
+    def process(batch):
+        logp = forward([g[1] for g in batch], 1)
         for b, (i, _, choice_tokens) in enumerate(batch):
             for j, token in choice_tokens:
-                out[i][j] = float(logp[b, token])
-        done += len(batch)
+                out[i][j] = float(logp.at(b, 0, torch.tensor([token]))[0])
+        done[0] += len(batch)
         if progress:
-            progress(done, len(groups))
+            progress(done[0], len(groups))
+
+    _batches(groups, batch_size, lambda g: len(g[1]), sort, process)
 
 
 def choice_logprobs(
