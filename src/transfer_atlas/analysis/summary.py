@@ -114,7 +114,7 @@ def asymmetry_section(pairs_csv: str, summary_json: str, n_top: int) -> list[str
 
 def _block_lines(info: dict) -> list[str]:
     blocks = info.get("blocks")
-    if not blocks:
+    if not blocks or any(v is None or v != v for v in blocks.values()):  # absent or NaN (a block has no pair)
         return []
     return [
         f"- by task-type block (transfer pairs, mean Δ): classification → generation "
