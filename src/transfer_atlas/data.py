@@ -123,6 +123,8 @@ def split_spec(spec: dict, split: str) -> dict:
     so changing a target's eval size rebuilds only its eval split, never a training job."""
     if split == "eval":
         return dict(spec)
+    if spec.get("lm_eval_task"):  # the harness builds both splits together
+        return dict(spec)
     drop = {"fewshot", "fewshot_seed"}
     if load_card(spec["task"], card_overrides(spec)).generator:
         drop.add("n_eval")
@@ -146,6 +148,10 @@ def prepare(spec: dict, train_out: str | Path, eval_out: str | Path) -> dict[str
 def build_records(spec: dict) -> dict[str, list[dict]]:
     """{"train": records, "eval": records} of one dataset (variants and few-shot applied)."""
     name = spec["name"]
+    if spec.get("lm_eval_task"):  # the harness's own prompts (transfer_atlas.harness_task)
+        from transfer_atlas import harness_task
+
+        return harness_task.prepare(spec)
     card = load_card(spec["task"], card_overrides(spec))
     splits = raw_splits(spec, card)
     variant_splits = spec.get("variant_splits") or ["train", "eval"]

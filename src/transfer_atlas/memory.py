@@ -21,9 +21,10 @@ eval peak  = weights + max(generation, scoring):
               evaluate.kv_token_budget), times 1 + 1/layers while the continuous-batching
               cache is rebuilt layer by layer, + one layer's
               prefill intermediates (rows x tokens x (6 hidden + 3 intermediate) elements;
-              no gradient, so nothing else is kept) + last-position fp32 logits;
-  scoring:    the same prefill intermediates + fp32 log-softmax over the vocabulary at up
-              to 8 scored positions per row.
+              no gradient, so nothing else is kept) of the rows admitted at once (the KV
+              budget limits them too) + last-position fp32 logits;
+  scoring:    the prefill intermediates of `batch` rows (logits only at the scored positions,
+              log-probabilities as logit - logsumexp: no float32 vocabulary-sized copies).
 
 Runtimes: training 2N FLOPs per token forward + 2N backward (frozen base: no weight
 gradients) + 2N recompute with checkpointing, at `mfu` of `gpu_tflops`; generation is
@@ -189,23 +190,26 @@ def eval_peak(
     new_tokens: int,
     kv_budget: int | None = None,
     cache_copies: float | None = None,
+    generate: bool = True,
 ) -> dict:
     """Estimated peak bytes of an evaluation job (generation and scoring at `batch` rows).
 
     The cache holds batch x (prompt + new) tokens, or `kv_budget` tokens when smaller;
     `cache_copies` (default 1 + 1/layers: the layer-by-layer rebuild of
-    transfer_atlas.decoding; 3 before it) is the cache's peak while rows join."""
+    transfer_atlas.decoding; 3 before it) is the cache's peak while rows join. `generate`:
+    False for targets that are only scored (classify / multiple choice)."""
     model = _cached_model(str(config_source), dtype, "", False)
     s = shape_of(model)
     kv_per_token = s.n_layers * 2 * s.kv_heads * s.head_dim * s.wbytes
     tokens = batch * (prompt_tokens + new_tokens)
     kv = min(tokens, kv_budget or tokens) * kv_per_token
     copies = 1 + 1 / s.n_layers if cache_copies is None else cache_copies
-    prefill = batch * prompt_tokens * (6 * s.hidden + 3 * s.intermediate) * s.wbytes  # one layer, no grad
-    generation = kv * copies + prefill + batch * s.vocab * 4
-    scoring = prefill + 8 * batch * s.vocab * 4  # <= 8 scored positions per row (choices)
-    terms = {"weights": s.n_params * s.wbytes, "eval_work": max(generation, scoring)}
-    return _total(terms) | {"kv_cache": kv}
+    per_token = (6 * s.hidden + 3 * s.intermediate) * s.wbytes  # one layer's no-grad intermediates
+    admitted = min(batch, max(1, kv_budget // (prompt_tokens + new_tokens))) if kv_budget else batch
+    generation = kv * copies + admitted * prompt_tokens * per_token + batch * s.vocab * 4
+    scoring = batch * prompt_tokens * per_token + batch * 8 * 4  # + [batch, 8] float32 log-sum-exps
+    terms = {"weights": s.n_params * s.wbytes, "eval_work": max(generation, scoring) if generate else scoring}
+    return _total(terms) | {"kv_cache": kv if generate else 0}
 
 
 def train_runtime_s(n_params: int, tokens: int, ckpt: bool, gpu_tflops: float, mfu: float = 0.4) -> float:

@@ -56,11 +56,13 @@ def eval_row(model: dict, shape: str, target: str, spec: dict, config: dict, pro
     res, batch = config["resources"], config["evaluate"]["batch_size"]
     card = load_card(spec["task"])
     prompt = _tokens(profile, model["name"], "eval", "prompt", "max") or DEFAULT_PROMPT_TOKENS
-    new = card.max_new_tokens if card.is_generation or card.also_generate else 8
+    generate = card.is_generation or card.also_generate
+    new = card.max_new_tokens if generate else 8
     kv_budget = config["evaluate"].get("kv_token_budget")
-    est = memory.eval_peak(shape, model.get("dtype", "bfloat16"), batch, int(prompt), new, kv_budget)
+    dtype = model.get("dtype", "bfloat16")
+    est = memory.eval_peak(shape, dtype, batch, int(prompt), new, kv_budget, generate=generate)
     n = spec.get("n_eval") or (profile or {}).get("splits", {}).get("eval", {}).get("n") or 1000
-    steps = math.ceil(n / batch) * new
+    steps = math.ceil(n / batch) * (new if generate else 1)
     seconds = memory.generation_runtime_s(est["weights"], est["kv_cache"], steps, res["gpu_tb_s"])
     return _row("evaluate", model["name"], target, est, seconds, res, ("eval_work", "weights", "kv_cache"))
 
