@@ -150,6 +150,7 @@ def summary_paths(model):
         paths["generated_labels"] = f"{d}/classes/distribution_generated.csv"
     if MISLABEL_PAIRS:
         paths["mislabel"] = f"{d}/mislabel/clean_vs_mislabeled.csv"
+    paths["predict"] = f"{d}/predict/validation.csv"  # workflow/rules/predict.smk
     if len(SHARED_DATASETS) >= 2:
         paths["asymmetry_pairs"] = asymmetry_outputs(model)["pairs"]
         paths["asymmetry_summary"] = asymmetry_outputs(model)["summary"]

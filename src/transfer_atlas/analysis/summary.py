@@ -3,7 +3,8 @@
 Per model: explained variance of the top PCs (bootstrap 95% intervals) and what each
 loads on, strongest positive and negative transfers (points), the cells with the most
 flipped examples, Mantel tests of similarity
-vs transfer, the most asymmetric pairs, and length / dependency highlights when present.
+vs transfer, the most asymmetric pairs, length / dependency highlights when present, and
+the best transfer predictor against the best baseline (analysis/predict).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import pandas as pd
 from transfer_atlas import io
 from transfer_atlas.analysis.common import transfer_pairs
 from transfer_atlas.analysis.pca import hint_label
+from transfer_atlas.analysis.predict import summary_lines as predict_summary_lines
 
 # Why an analysis is absent (workflow/rules/analysis_common.smk: RUN_PCA, RUN_MANTEL).
 SKIPPED = {
@@ -254,6 +256,8 @@ def write(model_inputs: dict[str, dict], settings: dict, out_path: str, roots: d
             lines += length_section(paths["length_correlation"], paths.get("lengths"))
         if paths.get("dependency"):
             lines += dependency_section(paths["dependency"])
+        if paths.get("predict"):
+            lines += predict_summary_lines(paths["predict"])
     text = "\n".join(lines)
     io.write_text(out_path, text)
     return text

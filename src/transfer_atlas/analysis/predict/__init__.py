@@ -126,7 +126,7 @@ def run(inputs: dict, model: str, datasets: dict, settings: dict, seed: int, out
     loso = predictions[(predictions.scheme == validation.LOSO) & (predictions.predictor == "trait")]
     ranked = next_sources.rank(matrix, descriptors, candidates, targets, loso, settings["n_components"],
                                settings["level"])  # fmt: skip
-    write(out, pd.concat([predictions, cand], ignore_index=True), table, ranked,
+    write(out, pd.concat([p for p in (predictions, cand) if not p.empty], ignore_index=True) if len(cand) else predictions, table, ranked,
           f"{model}: predicted vs observed Δ (held-out, {settings['level']:.0%} intervals)")  # fmt: skip
     log.info("validation:\n%s", table.round(3).to_string())
     return table

@@ -65,10 +65,10 @@ class TraitModel:
         Z = (X - self.x_mean) / self.x_std
         self.ridge = RidgeCV(alphas=self.alphas).fit(Z, profiles)
         # Row = pca.mean_ + (Z @ coef.T + b) @ components  ->  linear in x
-        self.map_ = (self.ridge.coef_.T @ self.pca.components_) / self.x_std[:, None]
-        self.intercept_ = (
-            self.pca.mean_ + self.ridge.intercept_ @ self.pca.components_ - self.x_mean @ self.map_
-        )
+        coef = np.reshape(self.ridge.coef_, (k, -1))  # one profile: sklearn returns 1-D
+        self.map_ = (coef.T @ self.pca.components_) / self.x_std[:, None]
+        intercept = np.reshape(self.ridge.intercept_, (k,))
+        self.intercept_ = self.pca.mean_ + intercept @ self.pca.components_ - self.x_mean @ self.map_
         self.z_train = Z
         return self
 

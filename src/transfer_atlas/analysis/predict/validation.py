@@ -60,7 +60,7 @@ def leave_one_source_out(model, matrix, descriptors, similarities, settings) -> 
 
 def leave_one_cell_out(model, matrix, similarities, settings, others=None, seed: int = 0) -> pd.DataFrame:
     """Observed cells (at most settings['max_cells'], drawn at random) each hidden and predicted."""
-    cells = matrix.rename_axis(index="source", columns="target").stack().index.tolist()
+    cells = matrix.rename_axis(index="source", columns="target").stack().dropna().index.tolist()
     limit = settings["max_cells"]
     if limit and len(cells) > limit:
         keep = np.sort(np.random.default_rng(seed).choice(len(cells), limit, replace=False))
