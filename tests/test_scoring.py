@@ -284,3 +284,28 @@ def test_logprobs_without_a_full_vocabulary_log_softmax(dtype):
     tokens = torch.tensor([7, 999, 0])
     torch.testing.assert_close(lp.at(1, 1, tokens), want[1, [1, 2, 3], tokens], rtol=0, atol=1e-5)
     assert lp.logits.dtype == dtype and lp.lse.shape == (3, 4) and lp.lse.dtype == torch.float32
+
+
+def test_scoring_halves_its_batch_on_out_of_memory(tiny_model, monkeypatch):
+    """A forward over more than 2 sequences raises out-of-memory: scoring backs off and gives
+    the same log-likelihoods as batch 2."""
+    from transfer_atlas.scoring import choice_logprobs
+
+    model, tok = tiny_model
+    prompts = [f"Review {i}: " + "fine " * i + "\nAnswer:" for i in range(7)]
+    choices = [[" positive", " negative and more"]] * 7
+    want = choice_logprobs(model, tok, prompts, choices, batch_size=2)
+    real = model.forward
+    fails = []
+
+    def forward(*args, **kwargs):
+        if kwargs["input_ids"].shape[0] > 2:
+            fails.append(kwargs["input_ids"].shape[0])
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(model, "forward", forward)
+    got = choice_logprobs(model, tok, prompts, choices, batch_size=8)
+    assert fails and max(fails) > 2
+    for g, w in zip(got, want):
+        assert g == pytest.approx(w, abs=1e-4)

@@ -9,7 +9,9 @@ trailing `.`, and compared exactly. Scores are reported in points (0-100).
 
 from __future__ import annotations
 
+import logging
 import re
+import statistics
 from collections.abc import Sequence
 from functools import partial
 
@@ -18,6 +20,8 @@ import torch
 
 from transfer_atlas.analysis.common import bootstrap_mean, percentile_interval
 from transfer_atlas.decoding import left_pad
+
+log = logging.getLogger(__name__)
 
 STRICT = re.compile(r"#### (\-?[0-9\.\,]+)")
 FLEXIBLE = re.compile(r"(-?[$0-9.,]{2,})|(-?[0-9]+)")
@@ -62,6 +66,17 @@ def bootstrap_ci(correct: Sequence[float], n_boot: int = 1000, seed: int = 0) ->
         return (mean, mean)
     lo, hi = percentile_interval(bootstrap_mean(values, n_boot, np.random.default_rng(seed)))
     return (100 * lo, 100 * hi)
+
+
+def length_summary(values: Sequence[int]) -> dict:
+    """Mean, median, min, max and population std of output lengths (tokens)."""
+    return {
+        "mean": statistics.fmean(values),
+        "median": statistics.median(values),
+        "min": min(values),
+        "max": max(values),
+        "std": statistics.pstdev(values),
+    }
 
 
 def confusion(gold: Sequence[str], pred: Sequence[str], labels: Sequence[str]) -> list[list[int]]:
@@ -109,10 +124,24 @@ def build_requests(tok, prompts: Sequence[str], choices: Sequence[Sequence[str]]
     return requests
 
 
-def _batches(items: list, batch_size: int, key, sort: bool):
+def _batches(items: list, batch_size: int, key, sort: bool, process) -> None:
+    """process(batch) over batches of `items` (longest first with `sort`). On out-of-memory the
+    batch size is halved and the failed batch is redone; raises only when one item does not fit."""
     order = sorted(range(len(items)), key=lambda k: -key(items[k])) if sort else list(range(len(items)))
-    for start in range(0, len(order), batch_size):
-        yield [items[k] for k in order[start : start + batch_size]]
+    start = 0
+    while start < len(order):
+        batch = [items[k] for k in order[start : start + batch_size]]
+        try:
+            process(batch)
+        except torch.OutOfMemoryError:
+            if batch_size == 1:
+                raise
+            batch_size //= 2
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            log.warning("scoring out of memory: batch %d, %d items left", batch_size, len(order) - start)
+            continue
+        start += len(batch)
 
 
 class _LogProbs:
@@ -146,30 +175,34 @@ def _forward_last(model, pad: int, trim: bool, seqs: list[list[int]], keep: int)
 
 def _score_full(forward, requests, out, batch_size, sort, progress) -> None:
     """One forward over context + continuation per (example, choice)."""
-    done = 0
-    for batch in _batches(requests, batch_size, lambda r: len(r[2]), sort):
+    done = [0]
+
+    def process(batch):
         keep = max(r[3] for r in batch)
         logp = forward([r[2][:-1] for r in batch], keep)
         for b, (i, j, ids, n_cont) in enumerate(batch):
             out[i][j] = float(logp.at(b, keep - n_cont, torch.tensor(ids[-n_cont:])).sum())
-        done += len(batch)
+        done[0] += len(batch)
         if progress:
-            progress(done, len(requests))
+            progress(done[0], len(requests))
+
+    _batches(requests, batch_size, lambda r: len(r[2]), sort, process)
 
 
 def _score_shared_prefix(forward, groups, out, batch_size, sort, progress) -> None:
     """Single-token continuations: one forward over the context serves every choice."""
-    done = 0
-    for batch in _batches(groups, batch_size, lambda g: len(g[1]), sort):
+    done = [0]
+
+    def process(batch):
         logp = forward([g[1] for g in batch], 1)
         for b, (i, _, choice_tokens) in enumerate(batch):
-            tokens = torch.tensor([token for _, token in choice_tokens])
-            values = [logp.at(b, 0, tokens[k : k + 1]) for k in range(len(tokens))]
-            for (j, _), value in zip(choice_tokens, values):
-                out[i][j] = float(value[0])
-        done += len(batch)
+            for j, token in choice_tokens:
+                out[i][j] = float(logp.at(b, 0, torch.tensor([token]))[0])
+        done[0] += len(batch)
         if progress:
-            progress(done, len(groups))
+            progress(done[0], len(groups))
+
+    _batches(groups, batch_size, lambda g: len(g[1]), sort, process)
 
 
 def choice_logprobs(

@@ -20,8 +20,7 @@ for _i, _t in enumerate(PREDICT["targets"] or []):
 
 def predict_models():
     """Models with predict outputs: ours (unless external_only) and `external`."""
-    external = ["external"] if config.get("external_results") else []
-    return external if TRANSFER_ROLES["external_only"] else MODELS + external
+    return own_models() + (["external"] if config.get("external_results") else [])
 
 
 def predict_input(wildcards):

@@ -159,10 +159,13 @@ def run_external(table_path: str, settings: dict, roles_settings: dict, seed: in
     return table
 
 
-def summary_lines(validation_csv: str) -> list[str]:
+def summary_lines(validation_csv: str, what: str = "") -> list[str]:
     """Markdown lines for summary.md: per scheme, the best predictor vs the best baseline (MAE)."""
     table = pd.read_csv(validation_csv)
-    lines = ["### Transfer prediction (held-out MAE in points; lower is better)", ""]
+    lines = [
+        f"### Transfer prediction{' of ' + what if what else ''} (held-out MAE in points; lower is better)",
+        "",
+    ]
     if table.empty:
         return lines + ["- not run: too few sources, cells or models to hold one out", ""]
     pooled = table.groupby(["scheme", "predictor", "baseline"], sort=False).apply(
