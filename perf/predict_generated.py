@@ -25,7 +25,7 @@ from transfer_atlas.analysis.predict import validation
 
 TASKS = ["arc", "mmlu", "hellaswag", "truthfulqa"]
 LANGS = ["ar", "bn", "de", "en", "es", "fr", "hi", "id", "it", "pt", "zh"]
-SETTINGS = {"n_components": 3, "rank": 2, "shrinkage": 1.0, "max_cells": 200, "level": 0.9,
+SETTINGS = {"n_components": 8, "rank": 2, "shrinkage": 1.0, "max_cells": 200, "level": 0.9,
             "bootstrap": 1000, "positive_threshold": 0.0}  # fmt: skip
 
 

@@ -281,3 +281,18 @@ def test_run_on_workflow_files_ranks_candidates(tmp_path):
     cand = preds[preds.scheme == "candidate"]
     assert set(cand.source) == {"c_hi", "c_lo"} and cand.observed.isna().all()
     assert (cand.low < cand.predicted).all() and (tmp_path / "pvo.png").stat().st_size > 5000
+
+
+def test_leave_one_model_out_intervals_come_from_the_other_models():
+    a = low_rank(n=6, targets=4, seed=11)
+    matrices = {"A": a, "B": a + 1.0, "C": a - 1.0, "D": a + 3.0}
+    preds = validation.add_intervals(validation.leave_one_model_out(matrices), 0.5)
+    cross = preds[preds.predictor == "cross_model"].groupby("model")
+    half = cross.apply(lambda g: (g.high - g.predicted).iloc[0], include_groups=False)
+    # each model's |error| is a constant shift: |mean of the other offsets - its own offset|
+    err = {
+        m: abs((sum(x for k, x in matrices.items() if k != m) / 3 - matrices[m]).iloc[0, 0]) for m in matrices
+    }
+    for m in matrices:
+        others = np.sort([err[k] for k in matrices if k != m])
+        assert half[m] == pytest.approx(others[1])  # ceil(4 * 0.5) = 2nd of 3

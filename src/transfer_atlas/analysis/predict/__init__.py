@@ -25,6 +25,7 @@ import logging
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from transfer_atlas import io
 from transfer_atlas.analysis.common import mask_non_transfer
@@ -48,6 +49,11 @@ def validate(
 ):
     """(predictions, validation table) of every scheme that has enough data for `model`
     (`model` = None: every model in `matrices`, as for an external table)."""
+    with threadpool_limits(1):  # small matrices: threaded BLAS only adds contention
+        return _validate(matrices, model, descriptors, similarities, settings, seed)
+
+
+def _validate(matrices: dict, model: str, descriptors, similarities: dict, settings: dict, seed: int):
     level, parts = settings["level"], []
     for name in [model] if model else list(matrices):
         matrix = matrices[name]
