@@ -296,3 +296,22 @@ def test_leave_one_model_out_intervals_come_from_the_other_models():
     for m in matrices:
         others = np.sort([err[k] for k in matrices if k != m])
         assert half[m] == pytest.approx(others[1])  # ceil(4 * 0.5) = 2nd of 3
+
+
+def test_one_source_writes_empty_tables_and_says_why(tmp_path):
+    """Too small to hold anything out: empty tables with their columns, a placeholder figure,
+    and summary.md says it was not run."""
+    matrix, X, _ = planted(n=1, d=1, targets=3, seed=2)
+    X.columns = ["x0"]
+    matrix.columns = ["s0", "t1", "t2"]
+    inputs = workflow_files(tmp_path, matrix, X, X.iloc[:0])
+    datasets = {"s0": {"type": "classify", "language": "und", "root": "s0"}}
+    settings = dict(SETTINGS, candidates=[], targets=None, descriptors=["profile"])
+    out = {k: str(tmp_path / f"{k}.csv") for k in ("validation", "predictions", "next_sources")}
+    out["figure"] = str(tmp_path / "pvo.png")
+    assert predict.run(inputs, "m", datasets, settings, 0, out).empty
+    assert list(pd.read_csv(out["validation"]).columns) == validation.METRIC_COLUMNS
+    assert "- not run: too few sources, cells or models" in "\n".join(
+        predict.summary_lines(out["validation"])
+    )
+    assert (tmp_path / "pvo.png").stat().st_size > 1000

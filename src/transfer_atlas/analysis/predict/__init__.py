@@ -68,7 +68,9 @@ def _validate(matrices: dict, model: str, descriptors, similarities: dict, setti
         parts.append(lomo if model is None else lomo[lomo.model == model])
     parts = [p for p in parts if not p.empty]
     if not parts:
-        return pd.DataFrame(columns=validation.PREDICTION_COLUMNS), pd.DataFrame()
+        return pd.DataFrame(columns=validation.PREDICTION_COLUMNS), pd.DataFrame(
+            columns=validation.METRIC_COLUMNS
+        )
     predictions = validation.add_intervals(pd.concat(parts, ignore_index=True), level)
     table = validation.metrics(predictions, settings, level, settings["bootstrap"], seed)
     return predictions, table

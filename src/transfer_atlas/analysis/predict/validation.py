@@ -33,6 +33,10 @@ PREDICTION_COLUMNS = [
     "model", "scheme", "predictor", "baseline", "fold", "source", "target",
     "observed", "predicted", "low", "high",
 ]  # fmt: skip
+METRIC_COLUMNS = [
+    "model", "scheme", "predictor", "baseline", "n_cells", "n_folds", "mae", "mae_ci_low", "mae_ci_high",
+    "rmse", "spearman_row", "sign_accuracy", "coverage", "interval_width", "level",
+]  # fmt: skip
 
 
 def _long(model, scheme, fold, predictor, rows: pd.DataFrame, observed: pd.DataFrame) -> pd.DataFrame:
@@ -154,7 +158,7 @@ def metrics(predictions: pd.DataFrame, settings: dict, level: float, n_boot: int
              "coverage": float(((g.observed >= g.low) & (g.observed <= g.high)).mean()),
              "interval_width": float((g.high - g.low).replace(np.inf, np.nan).mean()), "level": level}
         )  # fmt: skip
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=METRIC_COLUMNS)
 
 
 def _weighted_boot(fold_mae: np.ndarray, fold_n: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
