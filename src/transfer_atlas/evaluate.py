@@ -15,7 +15,6 @@ results/scores/{model}/{adapter}/{target}.json: see `score_summary`.
 from __future__ import annotations
 
 import logging
-import statistics
 import time
 from collections import Counter
 
@@ -169,16 +168,6 @@ def add_generated_labels(model, tok, records, rows: list[dict], card: TaskCard, 
             )
 
 
-def _length_summary(values: list[int]) -> dict:
-    return {
-        "mean": statistics.fmean(values),
-        "median": statistics.median(values),
-        "min": min(values),
-        "max": max(values),
-        "std": statistics.pstdev(values),
-    }
-
-
 def score_summary(rows: list[dict], card: TaskCard, cfg: dict, seed: int) -> dict:
     """Score file body. Values in points (0-100); ci95 is a percentile bootstrap of the mean."""
     correct = [float(r["correct"]) for r in rows]
@@ -188,7 +177,7 @@ def score_summary(rows: list[dict], card: TaskCard, cfg: dict, seed: int) -> dic
         "n": len(rows),
         "ci95": scoring.bootstrap_ci(correct, cfg["bootstrap"], seed),
         "metrics": {},
-        "output_tokens": _length_summary([r["n_output_tokens"] for r in rows]),
+        "output_tokens": scoring.length_summary([r["n_output_tokens"] for r in rows]),
     }
     if card.is_generation:
         for kind in ("strict", "flexible"):
@@ -236,6 +225,7 @@ def score_cell(loaded: dict, model_info: dict, cell: dict, cfg: dict, started: f
     (default: now)."""
     t0 = time.perf_counter() if started is None else started
     meta, card, model = cell["meta"], cell["card"], loaded["model"]
+    seed = meta.get("seed", 0) or 0
     records = io.read_jsonl(cell["eval_path"], ("id", "prompt", "target", "label"))
     if cfg.get("max_eval"):
         records = records[: cfg["max_eval"]]
@@ -243,12 +233,24 @@ def score_cell(loaded: dict, model_info: dict, cell: dict, cfg: dict, started: f
     log.info(
         "%s on %s: %d examples on %s", meta.get("adapter"), meta.get("target"), len(records), loaded["device"]
     )
-    predict = predict_generation if card.is_generation else predict_choices
-    rows = predict(model, loaded["tok"], records, card, cfg)
+    if card.lm_eval:  # a harness task: its own task, metric and filter code
+        from transfer_atlas import harness_task
+
+        lm = card.lm_eval
+        chat = prompts.chat_settings(model_info)
+        limits = [n for n in (lm.get("limit"), cfg.get("max_eval")) if n]
+        task_cfg = {**cfg, "max_eval": min(limits) if limits else None}
+        rows, body = harness_task.evaluate(
+            model, loaded["tok"], lm["task"], lm.get("include"), task_cfg, seed, chat
+        )
+    else:
+        predict = predict_generation if card.is_generation else predict_choices
+        rows = predict(model, loaded["tok"], records, card, cfg)
+        body = score_summary(rows, card, cfg, seed)
     summary = {
         **meta,
         "task_type": card.type,
-        **score_summary(rows, card, cfg, meta.get("seed", 0) or 0),
+        **body,
         "model_sha256": model_info.get("weights_sha256"),
         "device": str(loaded["device"]),
         "environment": device_info(),

@@ -114,16 +114,22 @@ def run(
     apply_chat_template: bool = False,
     fewshot_as_multiturn: bool = False,
     max_length: int = 2048,
+    include_defaults: bool = False,
+    limit: int | None = None,
+    manager=None,
 ) -> dict:
     """The harness's `simple_evaluate` on `model` (HFLM on the in-memory model and
-    tokenizer): {"results": its aggregate results, "samples": {task: [sample, ...]} in
+    tokenizer) for task YAMLs in `task_dir` (and the harness's own tasks with
+    `include_defaults` or without `task_dir`), at most `limit` documents each: {"results": its aggregate results, "samples": {task: [sample, ...]} in
     document order}."""
     from lm_eval import simple_evaluate
     from lm_eval.models.huggingface import HFLM
     from lm_eval.tasks import TaskManager
 
     lm = HFLM(pretrained=model, tokenizer=tok, batch_size=batch_size, max_length=max_length)
-    manager = TaskManager(include_path=str(task_dir), include_defaults=False)
+    if manager is None:
+        include = str(task_dir) if task_dir else None
+        manager = TaskManager(include_path=include, include_defaults=include_defaults or not include)
     out = simple_evaluate(
         model=lm,
         tasks=tasks,
@@ -133,6 +139,7 @@ def run(
         apply_chat_template=apply_chat_template,
         fewshot_as_multiturn=fewshot_as_multiturn,
         bootstrap_iters=0,
+        limit=limit,
     )
     samples = {t: sorted(s, key=lambda x: x["doc_id"]) for t, s in out["samples"].items()}
     return {"results": out["results"], "samples": samples}
@@ -215,37 +222,3 @@ def compare(rows: list[dict], views: list[dict], records: list[dict], card) -> d
         if all(p[1] is not None for p in pairs):
             out["harness"][metric] = 100 * float(np.mean([p[1] for p in pairs]))
     return out
-
-
-def parity(model, tok, records: list[dict], card, cfg: dict, folder, name: str, **options) -> dict:
-    """Score `records` through our route and through the harness on the same model; returns
-    `compare`'s summary plus seconds per route (`ours_s`, `harness_s`).
-
-    options: train_records (few-shot pool; the harness draws `card.fewshot` examples from it,
-    our records must carry the same draw, see `data.add_fewshot`), chat ({"apply",
-    "fewshot_as_multiturn"}: prompts rendered with the tokenizer's chat template)."""
-    import time
-
-    from transfer_atlas import evaluate, prompts
-
-    chat = options.get("chat") or {}
-    ours_in = prompts.render_records(records, tok, chat)
-    t0 = time.perf_counter()
-    predict = evaluate.predict_generation if card.is_generation else evaluate.predict_choices
-    rows = predict(model, tok, ours_in, card, cfg)
-    ours_s = time.perf_counter() - t0
-    records_task(folder, name, records, card, options.get("train_records"))
-    t0 = time.perf_counter()
-    out = run(
-        model,
-        tok,
-        folder,
-        [name],
-        batch_size=cfg["batch_size"],
-        num_fewshot=card.fewshot,
-        apply_chat_template=bool(chat.get("apply")),
-        fewshot_as_multiturn=bool(chat.get("fewshot_as_multiturn")),
-    )
-    harness_s = time.perf_counter() - t0
-    summary = compare(rows, doc_views(out["samples"][name]), ours_in, card)
-    return {**summary, "ours_s": ours_s, "harness_s": harness_s}

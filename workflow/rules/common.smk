@@ -2,6 +2,7 @@
 # sources, targets and seeds. No side effects (the Snakefile validated the config).
 
 from transfer_atlas import config as ta_config
+from transfer_atlas.tasks import RESOURCES
 
 DATASETS = ta_config.resolve_datasets(config)
 MODELS = [m["name"] for m in config["models"]]
@@ -17,6 +18,7 @@ wildcard_constraints:
     source="[A-Za-z0-9][A-Za-z0-9_.@=+-]*",
     target="[A-Za-z0-9][A-Za-z0-9_.@=+-]*",
     seed="[0-9]+",
+    collection="all_models|external",
     adapter="base|[A-Za-z0-9][A-Za-z0-9_.@=+-]*/seed[0-9]+",
 
 
@@ -25,8 +27,19 @@ def dataset_spec(wildcards):
     return DATASETS[wildcards.dataset]
 
 
+# Analysis metadata of a model (transfer roles): never a param of a model job.
+MODEL_METADATA = ("family", "size")
+
+
 def model_spec(wildcards):
-    return ta_config.model_spec(config, wildcards.model)
+    spec = ta_config.model_spec(config, wildcards.model)
+    return {k: v for k, v in spec.items() if k not in MODEL_METADATA}
+
+
+def model_meta(model):
+    """{"family", "size"} of one of our models (defaults: its name, `unknown`)."""
+    spec = ta_config.model_spec(config, model)
+    return {"family": spec.get("family", model), "size": spec.get("size", "unknown")}
 
 
 def model_rule_resources(stage):
@@ -82,7 +95,10 @@ def matrix_outputs(model):
 
 def all_outputs():
     if config["analysis"]["transfer_roles"]["external_only"]:
-        return transfer_roles_outputs()  # workflow/rules/transfer_roles.smk
+        # workflow/rules/transfer_roles.smk, predict.smk, and the summary of those analyses
+        return (
+            transfer_roles_outputs() + predict_outputs() + ["results/report/summary.md"]
+        )
     outputs = expand("results/data/{dataset}/profile.json", dataset=list(DATASETS))
     for model in MODELS:
         outputs += list(matrix_outputs(model).values())
@@ -90,6 +106,7 @@ def all_outputs():
     outputs += analysis_outputs()  # workflow/rules/analysis_common.smk
     outputs.append("results/report/summary.md")  # workflow/rules/report.smk
     outputs += transfer_roles_outputs()  # workflow/rules/transfer_roles.smk
+    outputs += predict_outputs()  # workflow/rules/predict.smk
     return outputs
 
 
@@ -113,6 +130,66 @@ def transfer_models():
     """Models with transfer_roles outputs: ours (unless external_only) and `external`."""
     external = ["external"] if config.get("external_results") else []
     return external if TRANSFER_ROLES["external_only"] else MODELS + external
+
+
+def own_models():
+    """Our models in the transfer-roles analyses (none when external_only)."""
+    return [] if TRANSFER_ROLES["external_only"] else MODELS
+
+
+def collections():
+    """Collections of models compared across models, never pooled: ours (`all_models`) and
+    the external table's (`external`)."""
+    out = ["all_models"] if own_models() else []
+    return out + (["external"] if config.get("external_results") else [])
+
+
+def collection_pairs(wildcards):
+    models = own_models() if wildcards.collection == "all_models" else ["external"]
+    return [f"results/analysis/{m}/transfer_roles/pairs.csv" for m in models]
+
+
+# Language metadata (ISO code, family, script, Joshi et al. 2020 resource class).
+LANGUAGES_CSV = str(RESOURCES / "languages.csv")
+ACROSS_TABLES = [
+    "language_roles",
+    "task_roles",
+    "language_heatmap",
+    "task_heatmap",
+    "consistency",
+    "consistency_summary",
+    "variance",
+    "hierarchy",
+    "hierarchy_correlation",
+    "on_off_task",
+]
+ACROSS_FIGURES = [
+    "roles",
+    "language_heatmap",
+    "task_heatmap",
+    "consistency",
+    "variance",
+    "hierarchy",
+    "on_off_task",
+]
+
+
+def across_folder(collection):
+    return f"results/analysis/{collection}/transfer_roles/across_models"
+
+
+def across_report(name, caption, figure):
+    return report(
+        f"results/analysis/{{collection}}/transfer_roles/across_models/{name}.png",
+        caption=f"../report/{caption}.rst",
+        category="Donors and recipients",
+        subcategory="{collection} (across models)",
+        labels={"collection": "{collection}", "figure": figure},
+    )
+
+
+def regime_meta(wildcards):
+    return {} if wildcards.model == "external" else model_meta(wildcards.model)
 
 
 def regimes_input(wildcards):
@@ -155,7 +232,7 @@ def transfer_roles_outputs():
             f"{folder}/{x}.png"
             for x in ("language_heatmap", "task_heatmap", "donor_recipient_scatter")
         ]
-    if outputs:
+    if own_models():
         outputs += [
             f"results/analysis/all_models/transfer_roles/{x}"
             for x in (
@@ -165,4 +242,8 @@ def transfer_roles_outputs():
                 "role_consistency.png",
             )
         ]
+    for collection in collections():
+        folder = across_folder(collection)
+        outputs += [f"{folder}/{t}.csv" for t in ACROSS_TABLES]
+        outputs += [f"{folder}/{f}.png" for f in ACROSS_FIGURES]
     return outputs

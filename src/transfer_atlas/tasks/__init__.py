@@ -50,6 +50,8 @@ class TaskCard:
     label_threshold: dict[str, Any] = field(default_factory=dict)
     max_chars: dict[str, int] = field(default_factory=dict)
     also_generate: bool = False
+    # `lm_eval` card: {task, include, split} of the harness task a dataset entry names
+    lm_eval: dict[str, Any] = field(default_factory=dict)
 
     @property
     def is_generation(self) -> bool:
