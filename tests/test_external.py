@@ -166,3 +166,11 @@ def test_workflow_runs_on_external_results_only(tmp_path, table_csv):
     )
     assert (out / "external" / "transfer_roles" / "donor_recipient_scatter.png").stat().st_size > 5000
     assert not (tmp_path / "results" / "models").exists()
+    # predict_transfer on the table: both models have the same Δ, so each predicts the other exactly
+    table = pd.read_csv(out / "external" / "predict" / "validation.csv")
+    lomo = table[table.scheme == "leave-one-model-out"].set_index(["model", "predictor"]).mae
+    assert lomo[("llama-8B", "cross_model")] == pytest.approx(0.0, abs=1e-9)
+    assert lomo[("llama-8B", "target_mean")] > 0.1
+    assert set(table.scheme) == {"leave-one-source-out", "leave-one-cell-out", "leave-one-model-out"}
+    text = (tmp_path / "results/report/summary.md").read_text()
+    assert "### Transfer prediction of external results" in text

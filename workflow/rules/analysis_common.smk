@@ -151,6 +151,7 @@ def summary_paths(model):
         paths["generated_labels"] = f"{d}/classes/distribution_generated.csv"
     if MISLABEL_PAIRS:
         paths["mislabel"] = f"{d}/mislabel/clean_vs_mislabeled.csv"
+    paths["predict"] = f"{d}/predict/validation.csv"  # workflow/rules/predict.smk
     if len(SHARED_DATASETS) >= 2:
         paths["asymmetry_pairs"] = asymmetry_outputs(model)["pairs"]
         paths["asymmetry_summary"] = asymmetry_outputs(model)["summary"]
@@ -162,6 +163,8 @@ def collection_summary_paths(collection):
     folder = across_folder(collection)
     paths = {t: f"{folder}/{t}.csv" for t in ACROSS_TABLES}
     paths["regimes"] = f"results/analysis/{collection}/transfer_roles/regimes.csv"
+    if collection == "external":  # workflow/rules/predict.smk
+        paths["predict"] = "results/analysis/external/predict/validation.csv"
     return paths
 
 

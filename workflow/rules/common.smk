@@ -112,8 +112,10 @@ def matrix_outputs(model):
 
 def all_outputs():
     if config["analysis"]["transfer_roles"]["external_only"]:
-        # workflow/rules/transfer_roles.smk, and the summary of those analyses
-        return transfer_roles_outputs() + ["results/report/summary.md"]
+        # workflow/rules/transfer_roles.smk, predict.smk, and the summary of those analyses
+        return (
+            transfer_roles_outputs() + predict_outputs() + ["results/report/summary.md"]
+        )
     outputs = expand("results/data/{dataset}/profile.json", dataset=list(DATASETS))
     for model in MODELS:
         outputs += list(matrix_outputs(model).values())
@@ -121,6 +123,7 @@ def all_outputs():
     outputs += analysis_outputs()  # workflow/rules/analysis_common.smk
     outputs.append("results/report/summary.md")  # workflow/rules/report.smk
     outputs += transfer_roles_outputs()  # workflow/rules/transfer_roles.smk
+    outputs += predict_outputs()  # workflow/rules/predict.smk
     return outputs
 
 

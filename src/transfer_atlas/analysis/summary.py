@@ -3,9 +3,10 @@
 Per model: explained variance of the top PCs (bootstrap 95% intervals) and what each
 loads on, strongest positive and negative transfers (points), the cells with the most
 flipped examples, Mantel tests of similarity
-vs transfer, the most asymmetric pairs, and length / dependency highlights when present.
-Last, a Provenance section (transfer_atlas.provenance.markdown): versions, git commit, and
-each model's matrix result-settings hash.
+vs transfer, the most asymmetric pairs, length / dependency highlights when present, and
+the best transfer predictor against the best baseline (analysis/predict). Last, a Provenance
+section (transfer_atlas.provenance.markdown): versions, git commit, and each model's matrix
+result-settings hash.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import pandas as pd
 from transfer_atlas import io, provenance
 from transfer_atlas.analysis.common import transfer_pairs
 from transfer_atlas.analysis.pca import hint_label
+from transfer_atlas.analysis.predict import summary_lines as predict_summary_lines
 
 # Why an analysis is absent (workflow/rules/analysis_common.smk: RUN_PCA, RUN_MANTEL).
 SKIPPED = {
@@ -265,10 +267,14 @@ def write(
             lines += length_section(paths["length_correlation"], paths.get("lengths"))
         if paths.get("dependency"):
             lines += dependency_section(paths["dependency"])
+        if paths.get("predict"):
+            lines += predict_summary_lines(paths["predict"])
     if collections:
         lines += ["## Donors and recipients", ""]
         for collection, paths in collections.items():
             lines += section(collection, paths)
+            if paths.get("predict"):
+                lines += predict_summary_lines(paths["predict"], f"{collection} results")
     matrices = {m: p["provenance"] for m, p in model_inputs.items() if p.get("provenance")}
     lines += provenance.markdown(matrices)
     text = "\n".join(lines)
