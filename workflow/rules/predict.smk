@@ -94,7 +94,7 @@ rule predict_transfer:
         described=SOURCES + PREDICT_CANDIDATES,
         datasets=predict_datasets(),
         settings=PREDICT | {"positive_threshold": TRANSFER_ROLES["positive_threshold"]},
-        roles=TRANSFER_ROLES,
+        roles=transfer_roles_settings,
         seed=config["analysis"]["seed"],
     script:
         "../scripts/predict_transfer.py"
