@@ -63,7 +63,7 @@ def slice_records(
 
 
 def main() -> None:
-    from transfer_atlas import harness
+    from transfer_atlas import harness_parity
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--slices", nargs="+", default=list(SLICES), choices=list(SLICES))
@@ -85,7 +85,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             for name in args.slices:
                 train, records, card = slice_records(Path(tmp), name, args.fewshot, args.limit)
-                out = harness.parity(
+                out = harness_parity.parity(
                     model, tok, records, card, cfg, Path(tmp) / name, f"ta_{name.replace('.', '_')}",
                     train_records=train if card.fewshot else None, chat=chat,
                 )  # fmt: skip

@@ -84,3 +84,11 @@ def test_blocks_by_task_type_keep_transfer_pairs_only(tmp_path):
     assert (tmp_path / "blocks_figure.png").stat().st_size > 5000
     text = "\n".join(summary.asymmetry_section(out["pairs"], out["summary"], 2))
     assert "classification → generation +4.0, generation → classification -6.0 (difference +10.0)" in text
+
+
+def test_blocks_without_transfer_pairs_are_empty_not_an_error():
+    d = pd.DataFrame({"a": [9.0, -70.0], "a_bad": [1.0, 8.0]}, index=pd.Index(["a", "a_bad"], name="adapter"))
+    blocks = asymmetry.block_table(d, {"a": "classify", "a_bad": "classify"}, {"a": "a", "a_bad": "a"})
+    assert blocks.empty and list(blocks.columns)[:3] == ["source_block", "target_block", "n_pairs"]
+    assert np.isnan(asymmetry.block_asymmetry(blocks)["difference"])
+    asymmetry.block_heatmap(blocks, "m")  # a placeholder figure

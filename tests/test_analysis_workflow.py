@@ -187,6 +187,25 @@ def test_flips_match_the_planted_accuracies(analysed):
     )
 
 
+def test_predict_transfer_outputs(analysed):
+    """3 sources, 1 model: leave-one-source-out and leave-one-cell-out over the 6 transfer cells."""
+    d = analysed[0] / "results" / "analysis" / "tiny" / "predict"
+    table = pd.read_csv(d / "validation.csv")
+    assert set(table.scheme) == {"leave-one-source-out", "leave-one-cell-out"}
+    assert set(table.n_cells) == {6} and "trait" in set(table.predictor)
+    assert {"nearest_style", "nearest_semantic", "completion", "additive"} <= set(table.predictor)
+    preds = pd.read_csv(d / "predictions.csv")
+    loso = preds[(preds.scheme == "leave-one-source-out") & (preds.predictor == "target_mean")]
+    delta = pd.read_csv(analysed[0] / "results" / "matrix" / "tiny" / "delta.csv", index_col="adapter")
+    # target mean of the other transfer sources: paraphrase's row on sentiment2 = sentiment2 column
+    # without paraphrase and without sentiment2 itself (its own cell) -> arith_small's Δ alone
+    row = loso[(loso.source == "paraphrase") & (loso.target == "sentiment2")].iloc[0]
+    assert row.predicted == pytest.approx(delta.loc["arith_small", "sentiment2"])
+    assert row.observed == pytest.approx(delta.loc["paraphrase", "sentiment2"])
+    assert pd.read_csv(d / "next_sources.csv").empty  # no candidates in this config
+    assert (d / "predicted_vs_observed.png").stat().st_size > 5000
+
+
 def test_summary_and_html_report(analysed):
     work, cfg, targets = analysed
     summary = (work / "results" / "report" / "summary.md").read_text()
@@ -194,6 +213,7 @@ def test_summary_and_html_report(analysed):
     assert "### Inside the cells" in summary
     assert "by task-type block (transfer pairs, mean Δ): classification → generation +0.0" in summary
     assert "length interpolation (0 = base model's mean length" in summary
+    assert "### Transfer prediction" in summary and "leave-one-source-out:" in summary
     html = work / "results" / "report.html"
     run_snakemake(work, cfg, "--rerun-triggers=mtime", "--report", str(html), *targets)
     text = html.read_text(errors="ignore")
@@ -205,6 +225,7 @@ def test_summary_and_html_report(analysed):
         "Output length",
         "Asymmetry",
         "Inside the cells",
+        "Transfer prediction",
     ):
         assert category in text
 

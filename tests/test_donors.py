@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from tests.test_regimes import DELTA, NAMES, SETTINGS, grid_pairs
-from transfer_atlas.analysis.transfer_roles import all_models, donors
+from transfer_atlas.analysis.transfer_roles import all_models, donors, regimes, roles
 
 
 def scores(frame):
@@ -19,7 +19,7 @@ def test_donor_scores_exclude_the_own_cell():
     assert d.set_index("dataset")["rank"].to_dict() == {"A.x": 1, "A.y": 2, "B.y": 2, "B.x": 4}
     ax = d.set_index("dataset").loc["A.x"]
     assert ax["n_cells"] == 3 and ax["task"] == "A" and ax["language"] == "x"
-    assert ax["se"] == pytest.approx(np.std([4, 2, -1], ddof=1) / np.sqrt(3))
+    assert np.isnan(ax["ci_low"]) and ax["resampling"].startswith("crossed")  # bootstrap off
     assert ax["share_positive"] == pytest.approx(2 / 3) and ax["share_harm"] == pytest.approx(1 / 3)
 
 
@@ -39,22 +39,41 @@ def test_scores_by_regime():
     assert "MT-ML" not in set(t["regime"])
 
 
-def test_scores_by_language_and_task():
-    g = donors.roles_by_group(grid_pairs(), SETTINGS)
-    pick = g[(g.regime == "transfer") & (g.role == "donor") & (g.group_kind == "language")].set_index("group")
-    assert pick.loc["x", "score"] == pytest.approx(1.0)  # A.x: 4, 2, -1; B.x: 1, -3, 3
-    assert pick.loc["y", "score"] == pytest.approx(8 / 6)  # A.y: 6, -2, 0; B.y: -2, 5, 1
-    rec = g[(g.regime == "MT-CL") & (g.role == "recipient") & (g.group_kind == "task")].set_index("group")
-    assert rec.loc["A", "score"] == pytest.approx(5.0) and rec.loc["B", "score"] == pytest.approx(2.0)
+def test_language_roles_from_mt_cl_and_task_roles_from_ct_ml_only():
+    g = roles.group_roles(grid_pairs(), SETTINGS).set_index(["kind", "role", "group"])
+    # MT-CL pairs: A.x->A.y 4, A.y->A.x 6, B.x->B.y 3, B.y->B.x 1
+    assert g.loc[("language", "donor", "x"), "score"] == pytest.approx(3.5)  # 4, 3
+    assert g.loc[("language", "recipient", "x"), "score"] == pytest.approx(3.5)  # 6, 1
+    assert (g.xs("language")["regime"] == "MT-CL").all() and (g.xs("task")["regime"] == "CT-ML").all()
+    # CT-ML pairs: A.x->B.x 2, A.y->B.y 0, B.x->A.x 1, B.y->A.y 5
+    assert g.loc[("task", "donor", "A"), "score"] == pytest.approx(1.0)
+    assert g.loc[("task", "donor", "B"), "score"] == pytest.approx(3.0)
+    assert g.loc[("task", "recipient", "A"), "score"] == pytest.approx(3.0)
+    assert (g["n_pairs"] == 2).all()
 
 
-def test_language_and_task_heatmaps_by_hand():
-    lang = donors.group_heatmap(grid_pairs(), "language")
-    assert lang.loc["x", "x"] == pytest.approx(1.5) and lang.loc["y", "y"] == pytest.approx(2.5)
-    assert lang.loc["x", "y"] == pytest.approx(0.75) and lang.loc["y", "x"] == pytest.approx(0.75)
-    task = donors.group_heatmap(grid_pairs(), "task")
-    assert task.loc["A", "A"] == pytest.approx(5.0) and task.loc["B", "B"] == pytest.approx(2.0)
-    assert task.loc["A", "B"] == pytest.approx(-0.25) and task.loc["B", "A"] == pytest.approx(0.25)
+def test_role_se_across_models_by_hand():
+    pairs = pd.concat([grid_pairs("m1"), grid_pairs("m2", 2 * DELTA + 1), grid_pairs("m3", -DELTA)])
+    across = roles.across_models(roles.group_roles(pairs, SETTINGS)).set_index(["kind", "role", "group"])
+    row = across.loc[("task", "donor", "B")]
+    per_model = [3.0, (3 + 11) / 2, -3.0]  # m1: (1 + 5) / 2; m2: 2 * Δ + 1; m3: -Δ
+    assert row["score"] == pytest.approx(np.mean(per_model)) and row["n_models"] == 3
+    assert row["se_across_models"] == pytest.approx(np.std(per_model, ddof=1) / np.sqrt(3))
+
+
+def test_heatmaps_use_the_right_regime_only_and_mask_the_diagonal():
+    lang = roles.role_heatmap(grid_pairs(), "language")
+    assert lang.loc["x", "y"] == pytest.approx(3.5) and lang.loc["y", "x"] == pytest.approx(3.5)
+    assert np.isnan(lang.loc["x", "x"]) and np.isnan(lang.loc["y", "y"])
+    task = roles.role_heatmap(grid_pairs(), "task")
+    assert task.loc["A", "B"] == pytest.approx(1.0) and task.loc["B", "A"] == pytest.approx(3.0)
+    assert np.isnan(task.loc["A", "A"])
+    # changing every pair outside MT-CL (CT-ML) leaves the language (task) heatmap unchanged
+    regime = grid_pairs()["regime"].to_numpy().reshape(4, 4)
+    other = np.where(regime == "MT-CL", DELTA, 1000.0)
+    pd.testing.assert_frame_equal(roles.role_heatmap(grid_pairs(delta=other), "language"), lang)
+    other = np.where(regime == "CT-ML", DELTA, -1000.0)
+    pd.testing.assert_frame_equal(roles.role_heatmap(grid_pairs(delta=other), "task"), task)
 
 
 def test_consistency_spearman_across_models():
@@ -82,11 +101,11 @@ def test_run_and_run_all_models_write_every_output(tmp_path):
     out.update({k: tmp_path / f"{k}.png" for k in ("language_heatmap_png", "task_heatmap_png", "scatter")})
     tables = donors.run(paths[0], "m1", SETTINGS, out)
     assert scores(tables["donors"])["A.x"] == pytest.approx(5 / 3)
-    assert pd.read_csv(out["language_heatmap"], index_col=0).loc["y", "y"] == pytest.approx(2.5)
+    assert pd.read_csv(out["language_heatmap"], index_col=0).loc["y", "x"] == pytest.approx(3.5)
     assert all(out[k].stat().st_size > 5000 for k in ("language_heatmap_png", "task_heatmap_png", "scatter"))
     allout = {k: tmp_path / f"all_{k}.csv" for k in ("regimes", "donors", "recipients", "consistency")}
     allout.update(regimes_png=tmp_path / "all_regimes.png", consistency_png=tmp_path / "all_cons.png")
     res = all_models.run(paths, SETTINGS, 0, allout)
-    assert set(res["regimes"]["model"]) == {"m1", "m2", "all"}
+    assert set(res["regimes"]["model"]) == {"m1", "m2", regimes.MEAN_OVER_MODELS}
     assert len(pd.read_csv(allout["consistency"])) == 2
     assert allout["consistency_png"].stat().st_size > 5000

@@ -89,9 +89,11 @@ def test_import_recovers_known_regime_means(table_csv):
     assert pairs.loc[0, "source"] == "arc.de" and pairs.loc[0, "target"] == "arc.de"
     s = regimes.summarize(pairs, SETTINGS).set_index(["model", "regime"])["mean_delta"]
     for reg, mean in MEANS.items():
-        assert s[("llama-8B", reg)] == pytest.approx(mean) and s[("all", reg)] == pytest.approx(mean)
+        assert s[("llama-8B", reg)] == pytest.approx(mean) and s[
+            (regimes.MEAN_OVER_MODELS, reg)
+        ] == pytest.approx(mean)
     # 9 MT-ML, 18 MT-CL, 18 CT-ML, 36 CT-CL pairs of the 72 transfer pairs
-    assert s[("all", "transfer")] == pytest.approx((18 * 3.0 + 18 * 1.0 + 36 * -0.5) / 72)
+    assert s[(regimes.MEAN_OVER_MODELS, "transfer")] == pytest.approx((18 * 3.0 + 18 * 1.0 + 36 * -0.5) / 72)
     assert pairs["delta_std"].iloc[0] == pytest.approx(2.0)  # fraction -> points
     assert pairs["delta_se"].iloc[0] == pytest.approx(2.0 / np.sqrt(3))
 
@@ -99,7 +101,7 @@ def test_import_recovers_known_regime_means(table_csv):
 def test_auto_metric_prefers_acc_norm(table_csv):
     pairs = external.external_pairs(table_csv, {**SETTINGS, "external_filter": {"rank": 32}})
     s = regimes.summarize(pairs, SETTINGS).set_index(["model", "regime"])["mean_delta"]
-    assert s[("all", "MT-CL")] == pytest.approx(4.0)
+    assert s[(regimes.MEAN_OVER_MODELS, "MT-CL")] == pytest.approx(4.0)
 
 
 def test_points_scale_and_duplicates(tmp_path):
@@ -151,8 +153,24 @@ def test_workflow_runs_on_external_results_only(tmp_path, table_csv):
     run_snakemake(tmp_path, cfg)
     out = tmp_path / "results" / "analysis"
     s = pd.read_csv(out / "external" / "transfer_roles" / "regimes.csv").set_index(["model", "regime"])
-    assert s.loc[("all", "MT-CL"), "mean_delta"] == pytest.approx(4.0)  # acc_norm (auto)
-    cons = pd.read_csv(out / "all_models" / "transfer_roles" / "role_consistency.csv")
-    assert set(cons["model_a"]) == {"llama-8B"} and len(cons) == 2
+    assert s.loc[(regimes.MEAN_OVER_MODELS, "MT-CL"), "mean_delta"] == pytest.approx(4.0)  # acc_norm (auto)
+    assert not (out / "all_models").exists()  # the external table is never pooled with our models
+    across = out / "external" / "transfer_roles" / "across_models"
+    taus = pd.read_csv(across / "consistency.csv")
+    assert set(taus["model_a"]) == {"llama-8B"} and set(taus["model_b"]) == {"qwen-8B"}
+    assert (taus["same_size"]).all() and not taus["same_family"].any()
+    assert set(pd.read_csv(across / "variance.csv")["scope"]) >= {"transfer", "MT-CL"}
+    assert (
+        "Donors and recipients: the external results table"
+        in (tmp_path / "results/report/summary.md").read_text()
+    )
     assert (out / "external" / "transfer_roles" / "donor_recipient_scatter.png").stat().st_size > 5000
     assert not (tmp_path / "results" / "models").exists()
+    # predict_transfer on the table: both models have the same Δ, so each predicts the other exactly
+    table = pd.read_csv(out / "external" / "predict" / "validation.csv")
+    lomo = table[table.scheme == "leave-one-model-out"].set_index(["model", "predictor"]).mae
+    assert lomo[("llama-8B", "cross_model")] == pytest.approx(0.0, abs=1e-9)
+    assert lomo[("llama-8B", "target_mean")] > 0.1
+    assert set(table.scheme) == {"leave-one-source-out", "leave-one-cell-out", "leave-one-model-out"}
+    text = (tmp_path / "results/report/summary.md").read_text()
+    assert "### Transfer prediction of external results" in text

@@ -10,7 +10,7 @@ import copy
 import pytest
 
 from tests.conftest import SHARED_DATA
-from transfer_atlas import data, harness, io
+from transfer_atlas import data, harness_parity, io
 from transfer_atlas.evaluate import choice_picks
 from transfer_atlas.tasks import load_card
 
@@ -68,7 +68,7 @@ def test_choice_picks_known_answer():
 def test_choices_match_harness(tiny_model, tmp_path, task, lang, n):
     model, tok = tiny_model
     _, records, card = prepared(tmp_path, task, lang, n)
-    result = harness.parity(model, tok, records, card, CFG, tmp_path / "tasks", f"ta_{task}_{lang}")
+    result = harness_parity.parity(model, tok, records, card, CFG, tmp_path / "tasks", f"ta_{task}_{lang}")
     assert result["n"] == n
     assert_choice_parity(result)
 
@@ -78,7 +78,7 @@ def test_choices_match_harness(tiny_model, tmp_path, task, lang, n):
 def test_gsm8k_generation_matches_harness(tiny_model, tmp_path, shots):
     model, tok = tiny_model
     train, records, card = prepared(tmp_path, "gsm8k", None, 6, fewshot=shots, max_new_tokens=24)
-    result = harness.parity(
+    result = harness_parity.parity(
         model, tok, records, card, CFG, tmp_path / "tasks", "ta_gsm8k", train_records=train if shots else None
     )
     assert result["n"] == 6
@@ -93,10 +93,12 @@ def test_chat_template_matches_harness(tiny_model, tmp_path):
     """--apply_chat_template --fewshot_as_multiturn: contexts, log-likelihoods and generations."""
     model, tok = tiny_model
     _, records, card = prepared(tmp_path, "xcopa", "zh", 12)
-    result = harness.parity(model, tok, records, card, CFG, tmp_path / "t1", "ta_xcopa_chat", chat=CHAT)
+    result = harness_parity.parity(
+        model, tok, records, card, CFG, tmp_path / "t1", "ta_xcopa_chat", chat=CHAT
+    )
     assert_choice_parity(result)
     train, records, card = prepared(tmp_path, "gsm8k", None, 4, fewshot=2, max_new_tokens=16)
-    result = harness.parity(
+    result = harness_parity.parity(
         model, tok, records, card, CFG, tmp_path / "t2", "ta_gsm8k_chat", train_records=train, chat=CHAT
     )
     assert_generation_parity(result)
@@ -126,7 +128,9 @@ def test_bos_tokenizer_matches_harness_without_doubling(tiny_model, tmp_path, ch
     rendered = prompts.render_records(records, bos_tok, chat)
     ids = scoring.build_requests(bos_tok, [rendered[0]["prompt"]], [rendered[0]["choices"]], 2048)[0][2]
     assert ids[0] == bos_tok.bos_token_id and ids[1] != bos_tok.bos_token_id  # one BOS, never two
-    result = harness.parity(model, bos_tok, records, card, CFG, tmp_path / "tasks", "ta_bos", chat=chat)
+    result = harness_parity.parity(
+        model, bos_tok, records, card, CFG, tmp_path / "tasks", "ta_bos", chat=chat
+    )
     assert_choice_parity(result)
 
 
@@ -208,9 +212,9 @@ def test_smollm2_real_slices_match_harness(smollm2, tmp_path):
     model, tok = smollm2
     for task, lang, n in (("xcopa", "th", 16), ("sib200", "zh", 8)):
         _, records, card = prepared(tmp_path, task, lang, n)
-        result = harness.parity(model, tok, records, card, CFG, tmp_path / task, f"ta_{task}_smol")
+        result = harness_parity.parity(model, tok, records, card, CFG, tmp_path / task, f"ta_{task}_smol")
         assert result["n"] == n
         assert_choice_parity(result)
     _, records, card = prepared(tmp_path, "gsm8k", None, 3, max_new_tokens=64)
-    result = harness.parity(model, tok, records, card, CFG, tmp_path / "gsm8k", "ta_gsm8k_smol")
+    result = harness_parity.parity(model, tok, records, card, CFG, tmp_path / "gsm8k", "ta_gsm8k_smol")
     assert_generation_parity(result)

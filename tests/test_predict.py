@@ -54,6 +54,14 @@ def test_trait_model_recovers_the_map():
     assert np.allclose(model.intercept_, 2.0, atol=0.6)
 
 
+def test_trait_model_with_one_profile():
+    """Two training sources leave one trait profile (k = 1): still a linear map."""
+    matrix, X, _ = planted(n=2, d=3, seed=4)
+    model = TraitModel(n_components=3).fit(X, matrix)
+    assert model.map_.shape == (3, 12)
+    assert np.allclose(model.predict(X).mean(axis=0), matrix.mean(axis=0))
+
+
 def test_leave_one_source_out_trait_beats_baselines_and_covers():
     matrix, X, _ = planted()
     sims = {"descriptors": predict.cosine_similarity(X), "style": noisy_similarity(X, 1.0)}
@@ -217,3 +225,93 @@ def test_summary_line_says_when_no_predictor_wins(tmp_path):
     text = "\n".join(predict.summary_lines(str(path)))
     assert "x: no predictor beats the baselines" in text
     assert "**completion** (MAE 1.00) beats the best baseline additive (MAE 3.00) by 2.00 points" in text
+
+
+def workflow_files(tmp_path, matrix, X, candidates):
+    """The files rule predict_transfer reads, generated from a planted matrix: delta.csv,
+    matrix.csv (base row), profile.json whose target length is the planted descriptor, style
+    and semantic similarity CSVs."""
+    names = list(matrix.index) + list(candidates.index)
+    allx = pd.concat([X, candidates])
+    delta = matrix.rename_axis("adapter")
+    delta.to_csv(tmp_path / "delta.csv")
+    scores = pd.concat([pd.DataFrame([50.0] * len(matrix.columns), index=matrix.columns).T, 50 + matrix])
+    scores.index = ["base", *matrix.index]
+    scores.rename_axis("adapter").to_csv(tmp_path / "matrix.csv")
+    profiles = {}
+    for name in names:
+        stats = {"mean": float(allx.loc[name, "x0"])}
+        train = {"n": 10, "label_distribution": {}, "prompt_words": {"mean": 5.0}, "target_words": stats}
+        profiles[name] = str(tmp_path / f"{name}.json")
+        io.write_json(profiles[name], {"dataset": name, "splits": {"train": train}})
+    sim = predict.cosine_similarity(allx).rename_axis("dataset")
+    sim.to_csv(tmp_path / "style.csv")
+    sim.to_csv(tmp_path / "semantic.csv")
+    return {
+        "deltas": {"m": str(tmp_path / "delta.csv")},
+        "matrix": str(tmp_path / "matrix.csv"),
+        "profiles": profiles,
+        "style": str(tmp_path / "style.csv"),
+        "semantic": str(tmp_path / "semantic.csv"),
+    }
+
+
+def test_run_on_workflow_files_ranks_candidates(tmp_path):
+    """One descriptor (the profile's mean target length) drives the rows; the candidate with
+    the largest planted gain comes first in next_sources.csv."""
+    matrix, X, W = planted(n=12, d=1, targets=6, seed=9)
+    X.columns = ["x0"]
+    matrix.columns = [f"s{i}" for i in range(6)]  # targets are sources 0-5 (their own cells drop)
+    cands = pd.DataFrame({"x0": [2.0, -2.0]}, index=["c_hi", "c_lo"])
+    inputs = workflow_files(tmp_path, matrix, X, cands)
+    datasets = {d: {"type": "classify", "language": "und", "root": d} for d in [*matrix.index, *cands.index]}
+    settings = dict(
+        SETTINGS, candidates=["c_hi", "c_lo"], targets=None, descriptors=["profile"], max_cells=20
+    )
+    out = {k: str(tmp_path / f"{k}.csv") for k in ("validation", "predictions", "next_sources")}
+    out["figure"] = str(tmp_path / "pvo.png")
+    table = predict.run(inputs, "m", datasets, settings, 0, out)
+    loso = table[table.scheme == validation.LOSO].set_index("predictor").mae
+    assert loso["trait"] < 1.5 * NOISE_MAE and loso["trait"] < loso.drop("trait").min()
+    assert table[table.scheme == validation.LOSO].n_cells.iloc[0] == 12 * 6 - 6  # own cells left out
+    ranked = pd.read_csv(out["next_sources"])
+    best = "c_hi" if W[0].mean() > 0 else "c_lo"
+    assert ranked.candidate.iloc[0] == best
+    preds = pd.read_csv(out["predictions"])
+    cand = preds[preds.scheme == "candidate"]
+    assert set(cand.source) == {"c_hi", "c_lo"} and cand.observed.isna().all()
+    assert (cand.low < cand.predicted).all() and (tmp_path / "pvo.png").stat().st_size > 5000
+
+
+def test_leave_one_model_out_intervals_come_from_the_other_models():
+    a = low_rank(n=6, targets=4, seed=11)
+    matrices = {"A": a, "B": a + 1.0, "C": a - 1.0, "D": a + 3.0}
+    preds = validation.add_intervals(validation.leave_one_model_out(matrices), 0.5)
+    cross = preds[preds.predictor == "cross_model"].groupby("model")
+    half = cross.apply(lambda g: (g.high - g.predicted).iloc[0], include_groups=False)
+    # each model's |error| is a constant shift: |mean of the other offsets - its own offset|
+    err = {
+        m: abs((sum(x for k, x in matrices.items() if k != m) / 3 - matrices[m]).iloc[0, 0]) for m in matrices
+    }
+    for m in matrices:
+        others = np.sort([err[k] for k in matrices if k != m])
+        assert half[m] == pytest.approx(others[1])  # ceil(4 * 0.5) = 2nd of 3
+
+
+def test_one_source_writes_empty_tables_and_says_why(tmp_path):
+    """Too small to hold anything out: empty tables with their columns, a placeholder figure,
+    and summary.md says it was not run."""
+    matrix, X, _ = planted(n=1, d=1, targets=3, seed=2)
+    X.columns = ["x0"]
+    matrix.columns = ["s0", "t1", "t2"]
+    inputs = workflow_files(tmp_path, matrix, X, X.iloc[:0])
+    datasets = {"s0": {"type": "classify", "language": "und", "root": "s0"}}
+    settings = dict(SETTINGS, candidates=[], targets=None, descriptors=["profile"])
+    out = {k: str(tmp_path / f"{k}.csv") for k in ("validation", "predictions", "next_sources")}
+    out["figure"] = str(tmp_path / "pvo.png")
+    assert predict.run(inputs, "m", datasets, settings, 0, out).empty
+    assert list(pd.read_csv(out["validation"]).columns) == validation.METRIC_COLUMNS
+    assert "- not run: too few sources, cells or models" in "\n".join(
+        predict.summary_lines(out["validation"])
+    )
+    assert (tmp_path / "pvo.png").stat().st_size > 1000

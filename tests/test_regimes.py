@@ -121,14 +121,50 @@ def test_bootstrap_interval_brackets_the_mean_and_is_deterministic():
         )
         assert 0 <= a.loc[name, "share_positive_ci_low"] <= a.loc[name, "share_positive_ci_high"] <= 1
     assert a.loc["CT-CL", "share_harm_ci_low"] == a.loc["CT-CL", "share_harm_ci_high"] == 1.0
+    assert a["resampling"].str.startswith("crossed").all()
 
 
-def test_pooled_model_row_with_two_models():
+def test_crossed_bootstrap_weights_by_hand():
+    """A pair's weight is (times its source was drawn) x (times its target was drawn)."""
+    from transfer_atlas.analysis.common import crossed_weights, weighted_means
+
+    sources, targets = ["a", "a", "b", "b"], ["x", "y", "x", "y"]
+    w = crossed_weights(sources, targets, 400, np.random.default_rng(0))
+    ws = w[:, [0, 2]].sum(axis=1)  # weights of target x: (count a + count b) * count x
+    assert set(np.unique(w)) <= {0, 1, 2, 4} and (ws % 2 == 0).all()
+    np.testing.assert_allclose(w[:, 0] * w[:, 3], w[:, 1] * w[:, 2])  # rank-1 per replicate
+    # every resample of sources {a, a} and targets {y, y} gives the (a, y) value only
+    means = weighted_means(np.array([[0, 4, 0, 0]]), [1.0, 7.0, 2.0, 3.0])
+    assert means.tolist() == [7.0]
+
+
+def test_crossed_interval_is_wider_than_pairs_when_sources_differ():
+    """Pairs sharing a strong source move together: resampling sources widens the interval."""
+    rng = np.random.default_rng(0)
+    src = np.repeat([f"s{i}" for i in range(6)], 6)
+    tgt = np.tile([f"t{i}" for i in range(6)], 6)
+    delta = np.repeat(rng.normal(0, 5, 6), 6) + rng.normal(0, 0.5, 36)
+    from transfer_atlas.analysis.common import (
+        bootstrap_mean,
+        crossed_weights,
+        percentile_interval,
+        weighted_means,
+    )
+
+    crossed = percentile_interval(weighted_means(crossed_weights(src, tgt, 2000, rng), delta))
+    naive = percentile_interval(bootstrap_mean(delta, 2000, rng))
+    assert crossed[1] - crossed[0] > 1.5 * (naive[1] - naive[0])
+
+
+def test_mean_over_models_row_with_two_models():
     pairs = pd.concat([grid_pairs("m1"), grid_pairs("m2", DELTA + 2)], ignore_index=True)
     s = regimes.summarize(pairs, SETTINGS).set_index(["model", "regime"])
     assert s.loc[("m2", "MT-CL"), "mean_delta"] == pytest.approx(5.5)
-    assert s.loc[("all", "MT-CL"), "mean_delta"] == pytest.approx(4.5)
-    assert s.loc[("all", "transfer"), "n_pairs"] == 24
+    mean = regimes.MEAN_OVER_MODELS
+    assert s.loc[(mean, "MT-CL"), "mean_delta"] == pytest.approx(4.5)  # (3.5 + 5.5) / 2
+    # SE across models by hand: std(3.5, 5.5; ddof 1) / sqrt(2) = 1
+    assert s.loc[(mean, "MT-CL"), "mean_delta_se_across_models"] == pytest.approx(1.0)
+    assert s.loc[(mean, "transfer"), "n_pairs"] == 24 and s.loc[(mean, "transfer"), "n_models"] == 2
 
 
 def test_run_writes_pairs_summary_and_figure(tmp_path):

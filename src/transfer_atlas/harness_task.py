@@ -136,8 +136,6 @@ def rows_from_samples(samples: list[dict], tok) -> list[dict]:
 
 def score_summary(rows: list[dict], cfg: dict, seed: int) -> dict:
     """Score-file body of a harness target (values in points; see the module docstring)."""
-    from transfer_atlas.evaluate import length_summary
-
     correct = [float(r["correct"]) for r in rows]
     names = sorted({m for r in rows for m in r["harness_metrics"]})
     return {
@@ -146,7 +144,7 @@ def score_summary(rows: list[dict], cfg: dict, seed: int) -> dict:
         "n": len(rows),
         "ci95": scoring.bootstrap_ci(correct, cfg["bootstrap"], seed),
         "metrics": {m: 100 * float(np.mean([r["harness_metrics"].get(m, 0.0) for r in rows])) for m in names},
-        "output_tokens": length_summary([r["n_output_tokens"] for r in rows]),
+        "output_tokens": scoring.length_summary([r["n_output_tokens"] for r in rows]),
     }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+import statistics
 from collections.abc import Sequence
 from functools import partial
 
@@ -65,6 +66,17 @@ def bootstrap_ci(correct: Sequence[float], n_boot: int = 1000, seed: int = 0) ->
         return (mean, mean)
     lo, hi = percentile_interval(bootstrap_mean(values, n_boot, np.random.default_rng(seed)))
     return (100 * lo, 100 * hi)
+
+
+def length_summary(values: Sequence[int]) -> dict:
+    """Mean, median, min, max and population std of output lengths (tokens)."""
+    return {
+        "mean": statistics.fmean(values),
+        "median": statistics.median(values),
+        "min": min(values),
+        "max": max(values),
+        "std": statistics.pstdev(values),
+    }
 
 
 def confusion(gold: Sequence[str], pred: Sequence[str], labels: Sequence[str]) -> list[list[int]]:

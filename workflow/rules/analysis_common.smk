@@ -135,6 +135,7 @@ def summary_paths(model):
     paths = {
         "delta": f"results/matrix/{model}/delta.csv",
         "flips": f"results/matrix/{model}/flips.csv",
+        "provenance": f"results/matrix/{model}/provenance.json",
     }
     if RUN_PCA:
         paths["explained_variance"] = pca_outputs(model)["explained_variance"]
@@ -150,11 +151,25 @@ def summary_paths(model):
         paths["generated_labels"] = f"{d}/classes/distribution_generated.csv"
     if MISLABEL_PAIRS:
         paths["mislabel"] = f"{d}/mislabel/clean_vs_mislabeled.csv"
+    paths["predict"] = f"{d}/predict/validation.csv"  # workflow/rules/predict.smk
     if len(SHARED_DATASETS) >= 2:
         paths["asymmetry_pairs"] = asymmetry_outputs(model)["pairs"]
         paths["asymmetry_summary"] = asymmetry_outputs(model)["summary"]
     return paths
 
 
+def collection_summary_paths(collection):
+    """Named inputs of the summary's transfer-roles block of one collection."""
+    folder = across_folder(collection)
+    paths = {t: f"{folder}/{t}.csv" for t in ACROSS_TABLES}
+    paths["regimes"] = f"results/analysis/{collection}/transfer_roles/regimes.csv"
+    if collection == "external":  # workflow/rules/predict.smk
+        paths["predict"] = "results/analysis/external/predict/validation.csv"
+    return paths
+
+
 def summary_inputs(wildcards):
-    return [path for model in MODELS for path in summary_paths(model).values()]
+    paths = [p for model in own_models() for p in summary_paths(model).values()]
+    return paths + [
+        p for c in collections() for p in collection_summary_paths(c).values()
+    ]

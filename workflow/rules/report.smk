@@ -24,7 +24,8 @@ rule report:
         mem_mb=1000,
         runtime=5,
     params:
-        paths={model: summary_paths(model) for model in MODELS},
+        paths={model: summary_paths(model) for model in own_models()},
+        collections={c: collection_summary_paths(c) for c in collections()},
         settings=ANALYSIS["report"],
         roots=DATASET_ROOTS,
     script:

@@ -5,4 +5,6 @@ from transfer_atlas.analysis.transfer_roles import donors
 
 smk = snakemake  # noqa: F821
 runtime.setup(smk)
-donors.run(smk.input[0], smk.wildcards.model, dict(smk.params.settings), dict(smk.output.items()))
+donors.run(
+    smk.input[0], smk.wildcards.model, dict(smk.params.settings), dict(smk.output.items()), smk.params.seed
+)

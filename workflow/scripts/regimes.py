@@ -12,4 +12,5 @@ regimes.run(
     dict(smk.params.settings),
     smk.params.seed,
     dict(smk.output.items()),
+    dict(smk.params.meta),
 )

@@ -5,4 +5,10 @@ from transfer_atlas.analysis import summary
 
 smk = snakemake  # noqa: F821
 runtime.setup(smk)
-summary.write(smk.params.paths, smk.params.settings, smk.output[0], dict(smk.params.roots))
+summary.write(
+    smk.params.paths,
+    smk.params.settings,
+    smk.output[0],
+    dict(smk.params.roots),
+    dict(smk.params.collections),
+)

@@ -167,6 +167,10 @@ def block_heatmap(blocks: pd.DataFrame, model: str):
     import matplotlib.pyplot as plt
     import seaborn as sns
 
+    if blocks.empty:
+        from transfer_atlas.plots import empty
+
+        return empty(f"{model}: transfer by task-type block", "no transfer pairs")
     grid_ = blocks.pivot(index="source_block", columns="target_block", values="mean_delta")
     counts = blocks.pivot(index="source_block", columns="target_block", values="n_pairs")
     notes = grid_.map(lambda v: "" if pd.isna(v) else f"{v:+.1f}") + counts.map(

@@ -127,3 +127,29 @@ def mask_non_transfer(matrix: pd.DataFrame, roots: Mapping[str, str] | None) -> 
     """A sources x targets frame with every non-transfer cell set to NaN."""
     keep = np.array([[pair_kind(s, t, roots) == TRANSFER_PAIR for t in matrix.columns] for s in matrix.index])
     return matrix.where(keep.reshape(matrix.shape) if matrix.size else keep)
+
+
+# --- crossed bootstrap -----------------------------------------------------------------------
+
+CROSSED = "crossed: sources and targets resampled with replacement (pair weight = product of counts)"
+
+
+def crossed_weights(sources, targets, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """(n_boot x n_pairs) weights of a crossed bootstrap: every replicate draws the source
+    datasets and the target datasets with replacement, independently; a pair's weight is the
+    number of times its source was drawn times the number of times its target was drawn."""
+    src_names, src_idx = np.unique(np.asarray(sources, dtype=str), return_inverse=True)
+    tgt_names, tgt_idx = np.unique(np.asarray(targets, dtype=str), return_inverse=True)
+    if n_boot == 0 or len(src_idx) == 0:
+        return np.empty((0, len(src_idx)))
+    ws = rng.multinomial(len(src_names), np.full(len(src_names), 1 / len(src_names)), size=n_boot)
+    wt = rng.multinomial(len(tgt_names), np.full(len(tgt_names), 1 / len(tgt_names)), size=n_boot)
+    return (ws[:, src_idx] * wt[:, tgt_idx]).astype(float)
+
+
+def weighted_means(weights: np.ndarray, values) -> np.ndarray:
+    """Per replicate, the weighted mean of `values` (NaN where a replicate drew no pair)."""
+    values = np.asarray(values, dtype=float)
+    total = weights.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, weights @ values / np.where(total > 0, total, 1), np.nan)

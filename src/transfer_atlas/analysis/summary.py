@@ -3,16 +3,20 @@
 Per model: explained variance of the top PCs (bootstrap 95% intervals) and what each
 loads on, strongest positive and negative transfers (points), the cells with the most
 flipped examples, Mantel tests of similarity
-vs transfer, the most asymmetric pairs, and length / dependency highlights when present.
+vs transfer, the most asymmetric pairs, length / dependency highlights when present, and
+the best transfer predictor against the best baseline (analysis/predict). Last, a Provenance
+section (transfer_atlas.provenance.markdown): versions, git commit, and each model's matrix
+result-settings hash.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from transfer_atlas import io
+from transfer_atlas import io, provenance
 from transfer_atlas.analysis.common import transfer_pairs
 from transfer_atlas.analysis.pca import hint_label
+from transfer_atlas.analysis.predict import summary_lines as predict_summary_lines
 
 # Why an analysis is absent (workflow/rules/analysis_common.smk: RUN_PCA, RUN_MANTEL).
 SKIPPED = {
@@ -114,7 +118,7 @@ def asymmetry_section(pairs_csv: str, summary_json: str, n_top: int) -> list[str
 
 def _block_lines(info: dict) -> list[str]:
     blocks = info.get("blocks")
-    if not blocks:
+    if not blocks or any(v is None or v != v for v in blocks.values()):  # absent or NaN (a block has no pair)
         return []
     return [
         f"- by task-type block (transfer pairs, mean Δ): classification → generation "
@@ -215,9 +219,18 @@ def mislabel_section(table_csv: str) -> list[str]:
     return lines + [""]
 
 
-def write(model_inputs: dict[str, dict], settings: dict, out_path: str, roots: dict | None = None) -> str:
+def write(
+    model_inputs: dict[str, dict],
+    settings: dict,
+    out_path: str,
+    roots: dict | None = None,
+    collections: dict[str, dict] | None = None,
+) -> str:
     """Write the Markdown summary; `model_inputs` maps model -> named input paths; `roots` maps
-    dataset -> root dataset (pair kinds, `analysis.common`)."""
+    dataset -> root dataset (pair kinds, `analysis.common`); `collections` maps a collection of
+    the transfer-roles analyses (`all_models`, `external`) -> named input paths."""
+    from transfer_atlas.analysis.transfer_roles.summary import section
+
     lines = [
         "# transfer-atlas: key numbers",
         "",
@@ -254,6 +267,16 @@ def write(model_inputs: dict[str, dict], settings: dict, out_path: str, roots: d
             lines += length_section(paths["length_correlation"], paths.get("lengths"))
         if paths.get("dependency"):
             lines += dependency_section(paths["dependency"])
+        if paths.get("predict"):
+            lines += predict_summary_lines(paths["predict"])
+    if collections:
+        lines += ["## Donors and recipients", ""]
+        for collection, paths in collections.items():
+            lines += section(collection, paths)
+            if paths.get("predict"):
+                lines += predict_summary_lines(paths["predict"], f"{collection} results")
+    matrices = {m: p["provenance"] for m, p in model_inputs.items() if p.get("provenance")}
+    lines += provenance.markdown(matrices)
     text = "\n".join(lines)
     io.write_text(out_path, text)
     return text

@@ -25,6 +25,7 @@ import logging
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from transfer_atlas import io
 from transfer_atlas.analysis.common import mask_non_transfer
@@ -48,6 +49,11 @@ def validate(
 ):
     """(predictions, validation table) of every scheme that has enough data for `model`
     (`model` = None: every model in `matrices`, as for an external table)."""
+    with threadpool_limits(1):  # small matrices: threaded BLAS only adds contention
+        return _validate(matrices, model, descriptors, similarities, settings, seed)
+
+
+def _validate(matrices: dict, model: str, descriptors, similarities: dict, settings: dict, seed: int):
     level, parts = settings["level"], []
     for name in [model] if model else list(matrices):
         matrix = matrices[name]
@@ -62,7 +68,9 @@ def validate(
         parts.append(lomo if model is None else lomo[lomo.model == model])
     parts = [p for p in parts if not p.empty]
     if not parts:
-        return pd.DataFrame(columns=validation.PREDICTION_COLUMNS), pd.DataFrame()
+        return pd.DataFrame(columns=validation.PREDICTION_COLUMNS), pd.DataFrame(
+            columns=validation.METRIC_COLUMNS
+        )
     predictions = validation.add_intervals(pd.concat(parts, ignore_index=True), level)
     table = validation.metrics(predictions, settings, level, settings["bootstrap"], seed)
     return predictions, table
@@ -126,7 +134,7 @@ def run(inputs: dict, model: str, datasets: dict, settings: dict, seed: int, out
     loso = predictions[(predictions.scheme == validation.LOSO) & (predictions.predictor == "trait")]
     ranked = next_sources.rank(matrix, descriptors, candidates, targets, loso, settings["n_components"],
                                settings["level"])  # fmt: skip
-    write(out, pd.concat([predictions, cand], ignore_index=True), table, ranked,
+    write(out, pd.concat([p for p in (predictions, cand) if not p.empty], ignore_index=True) if len(cand) else predictions, table, ranked,
           f"{model}: predicted vs observed Δ (held-out, {settings['level']:.0%} intervals)")  # fmt: skip
     log.info("validation:\n%s", table.round(3).to_string())
     return table
@@ -159,10 +167,13 @@ def run_external(table_path: str, settings: dict, roles_settings: dict, seed: in
     return table
 
 
-def summary_lines(validation_csv: str) -> list[str]:
+def summary_lines(validation_csv: str, what: str = "") -> list[str]:
     """Markdown lines for summary.md: per scheme, the best predictor vs the best baseline (MAE)."""
     table = pd.read_csv(validation_csv)
-    lines = ["### Transfer prediction (held-out MAE in points; lower is better)", ""]
+    lines = [
+        f"### Transfer prediction{' of ' + what if what else ''} (held-out MAE in points; lower is better)",
+        "",
+    ]
     if table.empty:
         return lines + ["- not run: too few sources, cells or models to hold one out", ""]
     pooled = table.groupby(["scheme", "predictor", "baseline"], sort=False).apply(

@@ -27,9 +27,9 @@ def predicted_vs_observed(predictions: pd.DataFrame, validation: pd.DataFrame, t
         names = shown_predictors(validation, scheme)
         sub = predictions[(predictions.scheme == scheme) & predictions.predictor.isin(names)]
         palette = dict(zip(names, sns.color_palette("colorblind", len(names)), strict=True))
-        for name in names:
+        for name in reversed(names):  # the baseline first, the predictor on top
             p = sub[sub.predictor == name]
-            err = np.vstack([p.predicted - p.low, p.high - p.predicted]).clip(0)
+            err = np.vstack([p.predicted - p.low, p.high - p.predicted]).astype(float).clip(0)
             err = np.where(np.isfinite(err), err, 0.0)
             ax.errorbar(p.observed, p.predicted, yerr=err, fmt="o", ms=3, alpha=0.6, lw=0.5,
                         color=palette[name], label=name)  # fmt: skip

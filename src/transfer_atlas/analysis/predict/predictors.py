@@ -8,8 +8,9 @@ the training sources' descriptors and the new source's descriptors:
   target_mean      mean of each target over the observed sources
   nearest_{sim}    the row of the training source most similar to the new one
   trait            the trait model: PCA of the training rows (trait profiles = projections),
-                   profiles regressed on descriptors (ridge, alpha by leave-one-out CV on the
-                   training sources only), row = mean row + predicted profile x loadings
+                   profiles regressed on descriptors (ridge, alpha and the number of profiles
+                   by leave-one-out on the training sources only), row = mean row +
+                   predicted profile x loadings
 Cell predictors (a missing cell of a partly observed matrix):
   target_mean      mean of the target's column over the other observed sources
   additive         mean + source effect + target effect, each shrunk towards 0
@@ -44,13 +45,29 @@ def filled(matrix: pd.DataFrame) -> pd.DataFrame:
     return matrix.fillna(column_means(matrix))
 
 
+def choose_components(Z: np.ndarray, Y: np.ndarray, most: int, alphas=ALPHAS) -> int:
+    """Trait profiles to keep (1..most): the k minimising the leave-one-out squared error of a
+    training row, sum over kept profiles of the ridge's LOO error + sum over dropped profiles
+    of their variance (what predicting them by their mean costs). Training rows only."""
+    m = max(1, min(most, Y.shape[0] - 1, Y.shape[1]))
+    if m == 1:
+        return 1
+    P = PCA(n_components=m).fit_transform(Y)
+    ridge = RidgeCV(alphas=alphas, alpha_per_target=True, store_cv_results=True).fit(Z, P)
+    loo = ridge.cv_results_.mean(axis=0).min(axis=-1)  # per profile, at its best alpha
+    dropped = (P**2).mean(axis=0)
+    costs = [loo[:k].sum() + dropped[k:].sum() for k in range(1, m + 1)]
+    return int(np.argmin(costs)) + 1
+
+
 class TraitModel:
-    """Trait profiles (PCA projections of the rows) regressed on standardised descriptors.
+    """Trait profiles (PCA projections of the rows) regressed on standardised descriptors;
+    at most `n_components` profiles, as many as `choose_components` finds worth predicting.
 
     `map_` (features x targets) is the fitted linear map in descriptor units: a source with
     descriptors x gets row `intercept_ + x @ map_` (points)."""
 
-    def __init__(self, n_components: int = 3, alphas=ALPHAS):
+    def __init__(self, n_components: int = 8, alphas=ALPHAS):
         self.n_components, self.alphas = n_components, alphas
 
     def fit(self, descriptors: pd.DataFrame, matrix: pd.DataFrame) -> TraitModel:
@@ -59,16 +76,17 @@ class TraitModel:
         self.columns, self.features = list(matrix.columns), list(descriptors.columns)
         self.x_mean, self.x_std = X.mean(0), X.std(0)
         self.x_std[self.x_std == 0] = 1.0
-        k = max(1, min(self.n_components, Y.shape[0] - 1, Y.shape[1]))
+        Z = (X - self.x_mean) / self.x_std
+        k = choose_components(Z, Y, self.n_components, self.alphas)
+        self.k_ = k
         self.pca = PCA(n_components=k).fit(Y)
         profiles = self.pca.transform(Y)
-        Z = (X - self.x_mean) / self.x_std
         self.ridge = RidgeCV(alphas=self.alphas).fit(Z, profiles)
         # Row = pca.mean_ + (Z @ coef.T + b) @ components  ->  linear in x
-        self.map_ = (self.ridge.coef_.T @ self.pca.components_) / self.x_std[:, None]
-        self.intercept_ = (
-            self.pca.mean_ + self.ridge.intercept_ @ self.pca.components_ - self.x_mean @ self.map_
-        )
+        coef = np.reshape(self.ridge.coef_, (k, -1))  # one profile: sklearn returns 1-D
+        self.map_ = (coef.T @ self.pca.components_) / self.x_std[:, None]
+        intercept = np.reshape(self.ridge.intercept_, (k,))
+        self.intercept_ = self.pca.mean_ + intercept @ self.pca.components_ - self.x_mean @ self.map_
         self.z_train = Z
         return self
 

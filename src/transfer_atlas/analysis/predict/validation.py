@@ -6,7 +6,8 @@ Schemes (the held-out unit is the `fold` column of the predictions):
   leave-one-model-out   a whole model's matrix predicted from the other models' matrices
 Intervals (jackknife): the interval of a prediction in fold f is prediction ± the
 `level` conformal quantile of |observed − predicted| over the same scheme, model and
-predictor in every other fold, so the held-out residual never sets its own width.
+predictor in every other fold (leave-one-model-out: the other models' folds), so the
+held-out residual never sets its own width.
 
 predictions (long): model, scheme, predictor, baseline, fold, source, target, observed,
 predicted, low, high (points).
@@ -22,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
+from threadpoolctl import threadpool_limits
 
 from transfer_atlas.analysis.common import is_positive, percentile_interval
 from transfer_atlas.analysis.predict.predictors import is_baseline, predict_cell, predict_rows
@@ -30,6 +32,10 @@ LOSO, LOCO, LOMO = "leave-one-source-out", "leave-one-cell-out", "leave-one-mode
 PREDICTION_COLUMNS = [
     "model", "scheme", "predictor", "baseline", "fold", "source", "target",
     "observed", "predicted", "low", "high",
+]  # fmt: skip
+METRIC_COLUMNS = [
+    "model", "scheme", "predictor", "baseline", "n_cells", "n_folds", "mae", "mae_ci_low", "mae_ci_high",
+    "rmse", "spearman_row", "sign_accuracy", "coverage", "interval_width", "level",
 ]  # fmt: skip
 
 
@@ -60,22 +66,28 @@ def leave_one_source_out(model, matrix, descriptors, similarities, settings) -> 
 
 def leave_one_cell_out(model, matrix, similarities, settings, others=None, seed: int = 0) -> pd.DataFrame:
     """Observed cells (at most settings['max_cells'], drawn at random) each hidden and predicted."""
-    cells = matrix.rename_axis(index="source", columns="target").stack().index.tolist()
+    cells = matrix.rename_axis(index="source", columns="target").stack().dropna().index.tolist()
     limit = settings["max_cells"]
     if limit and len(cells) > limit:
         keep = np.sort(np.random.default_rng(seed).choice(len(cells), limit, replace=False))
         cells = [cells[i] for i in keep]
     rows = []
-    for source, target in cells:
-        hidden = matrix.copy()
-        hidden.loc[source, target] = np.nan
-        preds = predict_cell(hidden, source, target, similarities, settings, others)
-        for name, value in preds.items():
-            rows.append(
-                {"model": model, "scheme": LOCO, "predictor": name, "fold": f"{source}->{target}",
-                 "source": source, "target": target, "observed": matrix.loc[source, target], "predicted": value}
-            )  # fmt: skip
+    with threadpool_limits(1):  # many tiny SVDs: threaded BLAS only adds contention
+        for source, target in cells:
+            rows += _cell_rows(model, matrix, source, target, similarities, settings, others)
     return pd.DataFrame(rows)
+
+
+def _cell_rows(model, matrix, source, target, similarities, settings, others) -> list[dict]:
+    """One row per predictor of the (source, target) cell, hidden from `matrix`."""
+    hidden = matrix.copy()
+    hidden.loc[source, target] = np.nan
+    observed = matrix.loc[source, target]
+    return [
+        {"model": model, "scheme": LOCO, "predictor": name, "fold": f"{source}->{target}",
+         "source": source, "target": target, "observed": observed, "predicted": value}
+        for name, value in predict_cell(hidden, source, target, similarities, settings, others).items()
+    ]  # fmt: skip
 
 
 def leave_one_model_out(matrices: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -107,7 +119,9 @@ def add_intervals(predictions: pd.DataFrame, level: float) -> pd.DataFrame:
     """low/high from the other folds' residuals (see module doc); `baseline` flag."""
     out = predictions.copy()
     out["low"], out["high"] = np.nan, np.nan
-    for _, group in out.groupby(["model", "scheme", "predictor"], sort=False):
+    # leave-one-model-out: a model is one fold, so its interval comes from the other models
+    pool = out.model.where(out.scheme != LOMO, "")
+    for _, group in out.groupby([pool, "scheme", "predictor"], sort=False):
         resid = (group.observed - group.predicted).to_numpy(float)
         folds = group.fold.to_numpy()
         for fold in np.unique(folds):
@@ -144,7 +158,7 @@ def metrics(predictions: pd.DataFrame, settings: dict, level: float, n_boot: int
              "coverage": float(((g.observed >= g.low) & (g.observed <= g.high)).mean()),
              "interval_width": float((g.high - g.low).replace(np.inf, np.nan).mean()), "level": level}
         )  # fmt: skip
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=METRIC_COLUMNS)
 
 
 def _weighted_boot(fold_mae: np.ndarray, fold_n: np.ndarray, n_boot: int, seed: int) -> np.ndarray:

@@ -3,9 +3,12 @@
 Donor score of a source = mean Δ it gives to the cells it transfers to; recipient score of a
 target = mean Δ it receives. Only transfer pairs count (regimes MT-CL, CT-ML, CT-CL): the
 direct MT-ML cell (a source evaluated on its own task and language, its "own cell") is
-excluded. Scores in points (pp); `se` = std of the cell deltas / sqrt(n cells); shares are
-fractions of cells with Δ > positive_threshold and Δ <= -harm_threshold. Rank 1 = the
-largest score, per model.
+excluded. Scores in points (pp) with a 95% interval (ci_low, ci_high) from a crossed
+bootstrap of the model's transfer pairs (source and target datasets resampled; `resampling`
+column; cells share sources and targets, so they are not resampled as independent);
+shares are fractions of cells with Δ > positive_threshold and Δ <= -harm_threshold. Rank
+1 = the largest score, per model. Language and task roles (MT-CL / CT-ML only, across
+models): `roles.py`.
 
 Consistency across base models: Spearman rank correlation of the donor (and recipient)
 scores of the datasets two models share (at least 3).
@@ -19,23 +22,45 @@ import numpy as np
 import pandas as pd
 
 from transfer_atlas import io
-from transfer_atlas.analysis.common import is_harm, is_positive
+from transfer_atlas.analysis.common import (
+    CROSSED,
+    crossed_weights,
+    is_harm,
+    is_positive,
+    percentile_interval,
+    weighted_means,
+)
+from transfer_atlas.analysis.transfer_roles import roles
 from transfer_atlas.analysis.transfer_roles.pairs import is_transfer, read_pairs
 
 SIDE = {"donor": "source", "recipient": "target"}
 
 
-def _aggregate(frame: pd.DataFrame, keys: list[str], settings: dict) -> pd.DataFrame:
+def _aggregate(frame: pd.DataFrame, keys: list[str], settings: dict, seed: int = 0) -> pd.DataFrame:
     grouped = frame.groupby(keys, sort=False)["delta"]
     out = grouped.agg(
         score="mean",
-        std=lambda d: d.std(ddof=1),
         n_cells="size",
         share_positive=lambda d: is_positive(d, settings).mean(),
         share_harm=lambda d: is_harm(d, settings).mean(),
-    )
-    out["se"] = out["std"] / np.sqrt(out["n_cells"])
-    return out.drop(columns="std").reset_index()
+    ).reset_index()
+    rng = np.random.default_rng(seed)
+    ci = {}
+    for _, part in frame.groupby("model", sort=False):
+        weights = crossed_weights(part["source"], part["target"], settings["bootstrap"], rng)
+        delta = part["delta"].to_numpy(float)
+        labels = list(part[keys].astype(str).itertuples(index=False, name=None))
+        for key in dict.fromkeys(labels):
+            sel = np.array([lab == key for lab in labels])
+            ci[key] = (
+                percentile_interval(weighted_means(weights[:, sel], delta[sel]))
+                if len(weights)
+                else (np.nan,) * 2
+            )
+    bounds = [ci[k] for k in out[keys].astype(str).itertuples(index=False, name=None)]
+    out["ci_low"], out["ci_high"] = [b[0] for b in bounds], [b[1] for b in bounds]
+    out["resampling"] = CROSSED
+    return out
 
 
 def role_scores(pairs: pd.DataFrame, role: str, settings: dict, by: tuple[str, ...] = ()) -> pd.DataFrame:
@@ -58,32 +83,6 @@ def roles_by_regime(pairs: pd.DataFrame, settings: dict) -> pd.DataFrame:
         parts.append(role_scores(pairs, role, settings).assign(regime="transfer"))
         parts.append(role_scores(pairs, role, settings, by=("regime",)))
     return pd.concat(parts, ignore_index=True)
-
-
-def roles_by_group(pairs: pd.DataFrame, settings: dict) -> pd.DataFrame:
-    """Mean Δ given (donor) / received (recipient) per language and per task, by regime."""
-    transfer = pairs[is_transfer(pairs)]
-    parts = []
-    for role, side in SIDE.items():
-        for kind in ("language", "task"):
-            col = f"{side}_{kind}"
-            for regime, frame in [("transfer", transfer), *transfer.groupby("regime", sort=False)]:
-                agg = _aggregate(frame, ["model", col], settings).rename(columns={col: "group"})
-                parts.append(agg.assign(role=role, group_kind=kind, regime=regime))
-    out = pd.concat(parts, ignore_index=True)
-    first = ["role", "model", "group_kind", "group", "regime"]
-    return out[first + [c for c in out if c not in first]]
-
-
-def group_heatmap(pairs: pd.DataFrame, kind: str) -> pd.DataFrame:
-    """Mean Δ of the transfer pairs, rows = source {kind}, columns = target {kind} (config order)."""
-    transfer = pairs[is_transfer(pairs)]
-    rows = list(dict.fromkeys(pairs[f"source_{kind}"]))
-    cols = list(dict.fromkeys(pairs[f"target_{kind}"]))
-    table = transfer.pivot_table(
-        index=f"source_{kind}", columns=f"target_{kind}", values="delta", aggfunc="mean"
-    )
-    return table.reindex(index=rows, columns=cols)
 
 
 def consistency(scores: pd.DataFrame) -> pd.DataFrame:
@@ -109,8 +108,9 @@ def consistency(scores: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["role", "model_a", "model_b", "n_datasets", "spearman_rho", "p_value"])
 
 
-def run(pairs_csv: str, model: str, settings: dict, out: dict) -> dict[str, pd.DataFrame]:
-    """Donor/recipient tables, group heatmaps and the scatter of one model (or `external`)."""
+def run(pairs_csv: str, model: str, settings: dict, out: dict, seed: int = 0) -> dict[str, pd.DataFrame]:
+    """Donor/recipient tables, language (MT-CL) and task (CT-ML) roles and heatmaps, and the
+    scatter of one model (or of `external`: per model, heatmaps averaged over its models)."""
     from transfer_atlas.analysis.transfer_roles import figures
 
     pairs = read_pairs(pairs_csv)
@@ -118,9 +118,9 @@ def run(pairs_csv: str, model: str, settings: dict, out: dict) -> dict[str, pd.D
         "donors": role_scores(pairs, "donor", settings),
         "recipients": role_scores(pairs, "recipient", settings),
         "by_regime": roles_by_regime(pairs, settings),
-        "by_group": roles_by_group(pairs, settings),
-        "language_heatmap": group_heatmap(pairs, "language"),
-        "task_heatmap": group_heatmap(pairs, "task"),
+        "by_group": roles.group_roles(pairs, settings, seed),
+        "language_heatmap": roles.role_heatmap(pairs, "language"),
+        "task_heatmap": roles.role_heatmap(pairs, "task"),
     }
     for name, table in tables.items():
         io.write_csv(out[name], table.round(4), index=name.endswith("heatmap"))

@@ -6,7 +6,7 @@ cell), with columns
   score_mean, score_base_mean
 and optionally score_norm_mean / score_norm_base_mean (acc_norm), n_seeds,
 delta_score_std / delta_score_norm_std (std of Δ over seeds) and model_size (appended to
-the model name). Rows without a fine-tuned dataset (`n/a`, `base`, empty) are base rows
+the model name; model_name is the model family, model_size its size). Rows without a fine-tuned dataset (`n/a`, `base`, empty) are base rows
 and are dropped. Scores may be fractions (the release) or points; Δ is reported in points.
 
 `external_pairs` turns it into the pairs table of `transfer_roles.pairs`
@@ -92,9 +92,14 @@ def external_pairs(path: str | Path, settings: dict) -> pd.DataFrame:
         model = model + "-" + table["model_size"].astype(str)
     n_seeds = table["n_seeds"] if "n_seeds" in table else pd.Series(np.nan, index=table.index)
     delta_std = factor * table[std] if std in table else pd.Series(np.nan, index=table.index)
+    size = (
+        table["model_size"].astype(str) if "model_size" in table else pd.Series("unknown", index=table.index)
+    )
     pairs = pd.DataFrame(
         {
             "model": model,
+            "model_family": table["model_name"].astype(str),
+            "model_size": size,
             "source": table["fine_tuned_dataset"] + "." + table["fine_tuned_language"],
             "target": table["eval_dataset"] + "." + table["eval_language"],
             "source_task": table["fine_tuned_dataset"],

@@ -12,6 +12,7 @@ import seaborn as sns
 
 from transfer_atlas.analysis.common import DELTA
 from transfer_atlas.analysis.transfer_roles.pairs import REGIMES
+from transfer_atlas.analysis.transfer_roles.roles import ROLE_REGIME
 from transfer_atlas.plots import empty, grid, heatmap
 
 
@@ -106,10 +107,11 @@ def consistency_figure(table: pd.DataFrame, title: str):
 
 
 def group_heatmap_figure(table: pd.DataFrame, kind: str, model: str):
-    """Mean Δ by source x target {kind} (the table of donors.group_heatmap)."""
+    """Mean Δ by source x target {kind} (roles.role_heatmap: MT-CL pairs for languages, CT-ML
+    pairs for tasks; diagonal masked)."""
     return heatmap(
         table,
-        f"{model}: mean transfer by {kind} (MT-ML cells excluded)",
+        f"{model}: mean transfer by {kind}, {ROLE_REGIME[kind]} pairs only (diagonal masked)",
         f"evaluated on (target {kind})",
         f"fine-tuned on (source {kind})",
         f"mean {DELTA}",

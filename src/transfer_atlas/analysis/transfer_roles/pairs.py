@@ -17,7 +17,8 @@ Task and language of a dataset come from its resolved config entry: `task` and `
 "undetermined"), which compares equal to itself: a grid without languages (the trait
 suite) has only MT-ML and CT-ML pairs.
 
-pairs.csv columns: model, source, target, source_task, source_language, target_task,
+pairs.csv columns: model, model_family, model_size (config `models[].family` / `size`, or
+the external table's model_name / model_size; `unknown` when not given), source, target, source_task, source_language, target_task,
 target_language, regime, kind, delta (Δ = adapter minus base, points, mean over seeds),
 delta_std, delta_se (over seeds), n_seeds, value (adapter score, points), base_value.
 Built from our matrix (`pairs_from_cells`) or an external release table (`external.py`).
@@ -36,6 +37,8 @@ TRANSFER = ("MT-CL", "CT-ML", "CT-CL")
 UNDETERMINED = "und"
 PAIR_COLUMNS = [
     "model",
+    "model_family",
+    "model_size",
     "source",
     "target",
     "source_task",
@@ -90,8 +93,11 @@ def dataset_roles(datasets: dict[str, dict]) -> dict[str, dict[str, str]]:
     }
 
 
-def pairs_from_cells(cells: pd.DataFrame, roles: dict[str, dict], model: str) -> pd.DataFrame:
-    """Pairs table from matrix/{model}/cells.csv (adapter rows only) and dataset roles."""
+def pairs_from_cells(
+    cells: pd.DataFrame, roles: dict[str, dict], model: str, meta: dict | None = None
+) -> pd.DataFrame:
+    """Pairs table from matrix/{model}/cells.csv (adapter rows only), dataset roles and the
+    model's metadata ({"family", "size"})."""
     cells = cells[cells["adapter"] != "base"]
     missing = sorted((set(cells["adapter"]) | set(cells["target"])) - set(roles))
     if missing:
@@ -112,6 +118,8 @@ def pairs_from_cells(cells: pd.DataFrame, roles: dict[str, dict], model: str) ->
     for side in ("source", "target"):
         pairs[f"{side}_task"] = pairs[side].map(lambda n: roles[n]["task"])
         pairs[f"{side}_language"] = pairs[side].map(lambda n: roles[n]["language"])
+    pairs["model_family"] = str((meta or {}).get("family") or model)
+    pairs["model_size"] = str((meta or {}).get("size") or "unknown")
     pairs["regime"] = label_regimes(pairs)
     roots = {name: role.get("root", name) for name, role in roles.items()}
     pairs["kind"] = pair_kinds(pairs["source"], pairs["target"], roots)
@@ -120,4 +128,5 @@ def pairs_from_cells(cells: pd.DataFrame, roles: dict[str, dict], model: str) ->
 
 def read_pairs(path: str) -> pd.DataFrame:
     """A pairs.csv with its columns checked; languages read as strings (`und` kept)."""
-    return io.read_csv(path, PAIR_COLUMNS, ("source_language", "target_language", "model", "kind"))
+    text = ("source_language", "target_language", "model", "model_family", "model_size", "kind")
+    return io.read_csv(path, PAIR_COLUMNS, text)

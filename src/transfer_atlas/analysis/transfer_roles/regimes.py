@@ -2,10 +2,14 @@
 
 regimes.csv: one row per model x regime (plus `transfer` = MT-CL + CT-ML + CT-CL): n_pairs,
 mean_delta (points), share_positive / share_harm (fractions; thresholds in
-`analysis.common`), each with a 95% bootstrap interval (`*_ci_low`, `*_ci_high`),
-median_delta, std_delta, direct (MT-ML row) and `resampling` (what the bootstrap
-resampled). MT-ML rows hold the direct and variant-of-parent cells; transfer regimes hold
-transfer pairs only (`pairs.is_transfer`).
+`analysis.common`), each with a 95% interval (`*_ci_low`, `*_ci_high`) from a crossed
+bootstrap of that model's pairs (source and target datasets resampled, `resampling`
+column), median_delta, std_delta, direct (MT-ML row). MT-ML rows hold the direct and
+variant-of-parent cells; transfer regimes hold transfer pairs only (`pairs.is_transfer`).
+With several models, rows of model `mean over models` give the mean of the per-model
+values, `se_across_models` (std across models / sqrt(n_models)) and n_models; pairs of
+different models are never pooled (and an external table is never mixed with our models:
+each pairs table is summarised on its own).
 """
 
 from __future__ import annotations
@@ -14,28 +18,34 @@ import numpy as np
 import pandas as pd
 
 from transfer_atlas import io
-from transfer_atlas.analysis.common import is_harm, is_positive, percentile_interval
+from transfer_atlas.analysis.common import (
+    CROSSED,
+    crossed_weights,
+    is_harm,
+    is_positive,
+    percentile_interval,
+    weighted_means,
+)
 from transfer_atlas.analysis.transfer_roles.external import external_pairs
 from transfer_atlas.analysis.transfer_roles.pairs import REGIMES, is_transfer, pairs_from_cells
 
-PAIRS_RESAMPLING = "pairs resampled with replacement"
+MEAN_OVER_MODELS = "mean over models"
+STATS = ("mean_delta", "share_positive", "share_harm")
 
 
-def bootstrap_stats(delta: np.ndarray, settings: dict, seed: int) -> dict[str, float]:
-    """Mean Δ (points), shares positive / harmed (fractions), each with a bootstrap 95% interval."""
+def regime_stats(delta: np.ndarray, weights: np.ndarray, settings: dict) -> dict[str, float]:
+    """Mean Δ (points), shares positive / harmed (fractions) of the selected pairs, each with
+    a 95% interval from `weights` (replicates x selected pairs, a crossed bootstrap)."""
     delta = np.asarray(delta, dtype=float)
-    stats = {"n_pairs": len(delta)}
-    funcs = {
-        "mean_delta": lambda d: d.mean(-1),
-        "share_positive": lambda d: is_positive(d, settings).mean(-1),
-        "share_harm": lambda d: is_harm(d, settings).mean(-1),
+    values = {
+        "mean_delta": delta,
+        "share_positive": is_positive(delta, settings).astype(float),
+        "share_harm": is_harm(delta, settings).astype(float),
     }
-    n_boot = settings["bootstrap"]
-    rng = np.random.default_rng(seed)
-    resampled = delta[rng.integers(0, len(delta), (n_boot, len(delta)))] if n_boot and len(delta) else None
-    for name, f in funcs.items():
-        stats[name] = float(f(delta)) if len(delta) else np.nan
-        lo, hi = percentile_interval(f(resampled)) if resampled is not None else (np.nan, np.nan)
+    stats: dict[str, float] = {"n_pairs": len(delta)}
+    for name, v in values.items():
+        stats[name] = float(v.mean()) if len(v) else np.nan
+        lo, hi = percentile_interval(weighted_means(weights, v)) if len(weights) else (np.nan, np.nan)
         stats.update({f"{name}_ci_low": lo, f"{name}_ci_high": hi})
     stats.update(
         median_delta=float(np.median(delta)) if len(delta) else np.nan,
@@ -54,35 +64,58 @@ def regime_selection(frame: pd.DataFrame, name: str) -> pd.Series:
 
 
 def summarize(pairs: pd.DataFrame, settings: dict, seed: int = 0) -> pd.DataFrame:
-    """One row per model x regime (plus `transfer` = MT-CL + CT-ML + CT-CL) and, with several
-    models, the same rows for model `all` (every pair of every model pooled)."""
-    groups = [(m, g) for m, g in pairs.groupby("model", sort=False)]
-    if len(groups) > 1:
-        groups.append(("all", pairs))
+    """One row per model x regime (plus `transfer` = MT-CL + CT-ML + CT-CL), crossed bootstrap
+    intervals per model; with several models, `mean over models` rows (see module docstring)."""
     rows = []
-    for model, frame in groups:
+    rng = np.random.default_rng(seed)
+    for model, frame in pairs.groupby("model", sort=False):
+        weights = crossed_weights(frame["source"], frame["target"], settings["bootstrap"], rng)
         for name in (*REGIMES, "transfer"):
-            sel = regime_selection(frame, name)
+            sel = regime_selection(frame, name).to_numpy()
+            stats = regime_stats(frame["delta"].to_numpy()[sel], weights[:, sel], settings)
             rows.append(
-                {
-                    "model": model,
-                    "regime": name,
-                    "direct": name == "MT-ML",
-                    **bootstrap_stats(frame.loc[sel, "delta"].to_numpy(), settings, seed),
-                    "resampling": PAIRS_RESAMPLING,
-                }
+                {"model": model, "regime": name, "direct": name == "MT-ML", **stats, "resampling": CROSSED}
             )
+    out = pd.DataFrame(rows)
+    if out["model"].nunique() > 1:
+        out = pd.concat([out, across_models(out)], ignore_index=True)
+    return out
+
+
+def across_models(per_model: pd.DataFrame) -> pd.DataFrame:
+    """Per regime: mean of the per-model values, SE across models (std ddof=1 / sqrt(n))."""
+    rows = []
+    for regime, frame in per_model.groupby("regime", sort=False):
+        row = {"model": MEAN_OVER_MODELS, "regime": regime, "direct": regime == "MT-ML"}
+        row["n_pairs"] = int(frame["n_pairs"].sum())
+        for name in STATS:
+            values = frame[name].dropna()
+            row[name] = float(values.mean()) if len(values) else np.nan
+            se = values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else np.nan
+            row[f"{name}_se_across_models"] = float(se)
+        row["n_models"] = int(frame[STATS[0]].notna().sum())
+        row["resampling"] = "none: SE across models"
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
-def run(cells_or_table: str, model: str, roles: dict, settings: dict, seed: int, out: dict) -> pd.DataFrame:
-    """Write pairs.csv, regimes.csv and regimes.png of one model (or of `external` results)."""
+def run(
+    cells_or_table: str,
+    model: str,
+    roles: dict,
+    settings: dict,
+    seed: int,
+    out: dict,
+    meta: dict | None = None,
+) -> pd.DataFrame:
+    """Write pairs.csv, regimes.csv and regimes.png of one model (or of `external` results);
+    `meta` = the model's {"family", "size"}."""
     from transfer_atlas.analysis.transfer_roles.figures import regime_figure
 
     if model == "external":
         pairs = external_pairs(cells_or_table, settings)
     else:
-        pairs = pairs_from_cells(pd.read_csv(cells_or_table), roles, model)
+        pairs = pairs_from_cells(pd.read_csv(cells_or_table), roles, model, meta)
     summary = summarize(pairs, settings, seed)
     io.write_csv(out["pairs"], pairs)
     io.write_csv(out["regimes"], summary)
