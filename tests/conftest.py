@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -159,6 +160,42 @@ def run_snakemake(
             f"snakemake failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}"
         )
     return proc
+
+
+HUB_TOKEN = "hf_SENTINELtokenMustNeverBeWritten42"
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, tiny_model_dir):
+    """(workdir, configfile) of one completed `snakemake` run of `tiny_config` (with a hub
+    token in the environment): shared by the end-to-end and rerun tests, which only read it
+    or dry-run against it."""
+    work = tmp_path_factory.mktemp("e2e")
+    cfg = write_config(work / "config.yaml", tiny_config(tiny_model_dir))
+    run_snakemake(work, cfg, env={"HF_TOKEN": HUB_TOKEN})
+    return work, cfg
+
+
+def dry_run_jobs(workdir: Path, configfile: Path, *args: str) -> list[tuple[str, dict]]:
+    """(rule, wildcards) of every job `snakemake -n` would run, default rerun triggers."""
+    out = run_snakemake(workdir, configfile, "-n", *args).stdout
+    jobs: list[tuple[str, dict]] = []
+    for line in out.splitlines():
+        head = re.match(r"^(?:local)?rule (\w+):$", line.strip())
+        if head:
+            jobs.append((head.group(1), {}))
+        elif line.strip().startswith("wildcards:") and jobs:
+            pairs = line.strip()[len("wildcards:") :].split(",")
+            jobs[-1][1].update(p.strip().split("=", 1) for p in pairs if "=" in p)
+    return jobs
+
+
+def dry_run_counts(workdir: Path, configfile: Path, *args: str) -> dict[str, int]:
+    """{rule: number of jobs} that `snakemake -n` would run."""
+    counts: dict[str, int] = {}
+    for rule, _ in dry_run_jobs(workdir, configfile, *args):
+        counts[rule] = counts.get(rule, 0) + 1
+    return counts
 
 
 def sigkill_at_marker(script: str, arg: str, marker: str, timeout: float = 120) -> None:

@@ -82,3 +82,15 @@ def test_profile_counts_labels_and_tokens(tmp_path, tiny_model):
     prof = data.profile(tmp_path / "t.jsonl", tmp_path / "e.jsonl", {"tiny": tok})
     assert prof["splits"]["train"]["label_distribution"] == {"negative": 10, "positive": 10}
     assert prof["splits"]["eval"]["tokens"]["tiny"]["target"]["mean"] == pytest.approx(1.0, abs=1.0)
+
+
+def test_generators_are_prefix_stable_so_train_ignores_n_eval():
+    from transfer_atlas.data import build_records, split_spec
+    from transfer_atlas.tasks.synthetic import GENERATORS
+
+    for name, generate in GENERATORS.items():
+        assert generate(30, 7)[:12] == generate(12, 7), name
+    spec = {"name": "s", "task": "sentiment3_imbalanced", "n_train": 10, "n_eval": 4, "seed": 0, "fewshot": 2}
+    assert build_records(spec)["train"] == build_records({**spec, "n_eval": 9})["train"]
+    assert split_spec(spec, "train") == {k: v for k, v in spec.items() if k not in ("n_eval", "fewshot")}
+    assert split_spec(spec, "eval") == spec

@@ -3,31 +3,24 @@
 from __future__ import annotations
 
 import json
-import re
 
 import pandas as pd
 import pytest
 
-from tests.conftest import read_json, run_snakemake, tiny_config, write_config
+from tests.conftest import HUB_TOKEN as TOKEN
+from tests.conftest import dry_run_counts, read_json, tiny_config, write_config
+from transfer_atlas import io
 
 pytestmark = pytest.mark.slow
 
-TOKEN = "hf_SENTINELtokenMustNeverBeWritten42"
 NEW = {"name": "arith_large", "task": "arith_large", "n_train": 24, "n_eval": 8, "seed": 4}
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory, tiny_model_dir):
-    work = tmp_path_factory.mktemp("e2e")
-    cfg = write_config(work / "config.yaml", tiny_config(tiny_model_dir))
-    run_snakemake(work, cfg, env={"HF_TOKEN": TOKEN})
-    return work, cfg
 
 
 def test_every_output_matches_its_contract(tiny_run):
     work, _ = tiny_run
     res = work / "results"
     names = ["arith_small", "sentiment2", "paraphrase"]
+    hashes: dict[str, set] = {}
     for name in names:
         prof = read_json(res / "data" / name / "profile.json")
         assert prof["splits"]["train"]["n"] == 24 and prof["splits"]["eval"]["n"] == 8
@@ -50,15 +43,25 @@ def test_every_output_matches_its_contract(tiny_run):
                 "n_output_tokens",
             } <= set(preds[0])
             assert score["value"] == pytest.approx(100 * sum(p["correct"] for p in preds) / 8)
+            pred_file = res / "predictions" / "tiny" / adapter / f"{target}.jsonl"
+            assert score["predictions_sha256"] == io.sha256_file(pred_file)
+            made = score["provenance"]
+            assert made["packages"]["torch"] and made["git"]["commit"] and made["device"] == "cpu"
+            hashes.setdefault(adapter, set()).add(made["settings_sha256"])
             if target != "arith_small":
                 assert sum(map(sum, score["confusion_matrix"])) == 8
                 assert set(score["pred_distribution"]) == set(score["labels"])
+    assert all(len(h) == 3 for h in hashes.values())  # one per target
+    assert len(set.union(*hashes.values())) == 12  # every cell's settings differ (adapter or target)
     for name in names:
         adapter = res / "adapters" / "tiny" / name / "seed0"
         assert (adapter / "adapter_model.safetensors").exists() and (adapter / "adapter_config.json").exists()
         log = [json.loads(x) for x in (adapter / "train_log.jsonl").open()]
         assert [r["step"] for r in log] == [1, 2, 3, 4] and all(r["tokens_per_s"] > 0 for r in log)
-        assert read_json(adapter / "train_summary.json")["steps"] == 4
+        summary = read_json(adapter / "train_summary.json")
+        assert summary["steps"] == 4 and summary["resumed_from_step"] == 0
+        assert summary["provenance"]["settings_sha256"] and len(summary["fingerprint"]) == 16
+    assert not any((res / "checkpoints").rglob("state.json"))  # deleted once the adapters exist
 
 
 def test_matrix_files(tiny_run):
@@ -71,6 +74,10 @@ def test_matrix_files(tiny_run):
     pd.testing.assert_frame_equal(delta, (matrix.iloc[1:] - matrix.loc["base"]).round(4), atol=1e-3)
     assert len(pd.read_csv(mdir / "scores_long.csv")) == 12
     assert (mdir / "delta_heatmap.png").stat().st_size > 5000
+    made = read_json(mdir / "provenance.json")
+    assert len(made["cells"]) == 12 and made["git"]["commit"] and made["device"].startswith("none")
+    summary = (work / "results" / "report" / "summary.md").read_text()
+    assert "## Provenance" in summary and made["settings_sha256"] in summary
     for rule in ("train_lora", "evaluate", "assemble_matrix"):
         assert any((work / "logs" / rule).rglob("*.log")) and any((work / "benchmarks" / rule).rglob("*.tsv"))
 
@@ -83,29 +90,19 @@ def test_hub_token_never_reaches_outputs_or_logs(tiny_run):
     assert leaked == []
 
 
-def _dry_run_counts(work, cfg) -> dict[str, int]:
-    out = run_snakemake(work, cfg, "-n", "--quiet", "rules").stdout
-    counts = {}
-    for line in out.splitlines():
-        m = re.match(r"^(\w+)\s+(\d+)$", line.strip())
-        if m and m.group(1) != "total":
-            counts[m.group(1)] = int(m.group(2))
-    return counts
-
-
 def test_nothing_left_to_do_after_a_run(tiny_run):
     work, cfg = tiny_run
-    assert _dry_run_counts(work, cfg) == {}
+    assert dry_run_counts(work, cfg) == {}
 
 
 def test_adding_one_dataset_schedules_only_new_cells(tiny_run, tiny_model_dir):
     work, _ = tiny_run
     config = tiny_config(tiny_model_dir)
     config["datasets"].append(NEW)
-    counts = _dry_run_counts(work, write_config(work / "config_plus.yaml", config))
+    counts = dry_run_counts(work, write_config(work / "config_plus.yaml", config))
     n = 3  # datasets before; the new adapter on N+1 targets + N+1 old rows (base included) on the new target
     core = {
-        "prepare_data": 1,
+        "prepare_data": 2,  # its train and eval splits
         "profile_data": 1,
         "train_lora": 1,
         "evaluate": 2 * n + 2,
@@ -122,5 +119,5 @@ def test_row_jobs_score_every_target_of_an_adapter(tiny_run, tiny_model_dir):
     config = tiny_config(tiny_model_dir)
     config["datasets"].append(NEW)
     config["evaluate"] = {**config.get("evaluate", {}), "job": "row"}
-    counts = _dry_run_counts(work, write_config(work / "config_rows.yaml", config))
+    counts = dry_run_counts(work, write_config(work / "config_rows.yaml", config))
     assert counts.get("evaluate_row") == 3 + 2 and "evaluate" not in counts  # base + 3 old + 1 new adapter

@@ -1,5 +1,7 @@
 """Matrix assembly from hand-made score files."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -37,3 +39,29 @@ def test_missing_cell_is_an_error(tmp_path):
     with pytest.raises(Exception, match="missing cells"):
         matrix.assemble(files, ["s1"], ["t1", "t2"], out)
     assert not out["matrix"].exists()
+
+
+def _with_settings(path: str, sha: str | None) -> str:
+    import json
+
+    score = json.loads(open(path).read())
+    score["provenance"] = {"settings_sha256": sha}
+    open(path, "w").write(json.dumps(score))
+    return path
+
+
+def test_seeds_made_with_other_settings_are_not_averaged(tmp_path):
+    files = [_with_settings(write_score(tmp_path, "base", None, "t1", 50.0), "b")]
+    files += [_with_settings(write_score(tmp_path, "s1", 0, "t1", 60.0), "aaa")]
+    files += [_with_settings(write_score(tmp_path, "s1", 1, "t1", 70.0), "zzz")]
+    out = {k: tmp_path / f"{k}.csv" for k in ("long", "cells", "matrix", "delta")}
+    out |= {"heatmap": tmp_path / "h.png", "provenance": tmp_path / "provenance.json"}
+    with pytest.raises(
+        Exception, match=r"cell m/s1/t1: .*s1-0-t1.json \(settings aaa\); .*s1-1-t1.json \(settings zzz\)"
+    ):
+        matrix.assemble(files, ["s1"], ["t1"], out)
+    _with_settings(files[2], "aaa")  # same settings: assembled, with a provenance file
+    matrix.assemble(files, ["s1"], ["t1"], out)
+    made = json.loads(out["provenance"].read_text())
+    assert [c["settings_sha256"] for c in made["cells"]] == ["b", "aaa", "aaa"]
+    assert made["settings_sha256"] and made["transfer_atlas"] and "commit" in made["git"]

@@ -204,6 +204,12 @@ def card_overrides(spec: dict) -> dict[str, Any]:
     return out
 
 
+def dataset_card(config: dict, name: str):
+    """The task card of dataset `name` with its dataset-level overrides."""
+    spec = resolve_datasets(config)[name]
+    return load_card(spec["task"], card_overrides(spec))
+
+
 def sources(config: dict) -> list[str]:
     return list(config.get("sources") or resolve_datasets(config))
 

@@ -115,16 +115,43 @@ def add_fewshot(records: list[dict], shots: list[dict], k: int, seed: int = 1234
     return out
 
 
+def split_spec(spec: dict, split: str) -> dict:
+    """The settings `split` of this dataset depends on (the params of its prepare_data job).
+
+    The train split ignores `fewshot` (eval prompts only) and, for generated tasks (whose
+    generators are prefix-stable: the first n_train rows do not depend on n_eval), `n_eval`;
+    so changing a target's eval size rebuilds only its eval split, never a training job."""
+    if split == "eval":
+        return dict(spec)
+    if spec.get("lm_eval_task"):  # the harness builds both splits together
+        return dict(spec)
+    drop = {"fewshot", "fewshot_seed"}
+    if load_card(spec["task"], card_overrides(spec)).generator:
+        drop.add("n_eval")
+    return {k: v for k, v in spec.items() if k not in drop}
+
+
+def prepare_split(spec: dict, split: str, out: str | Path) -> int:
+    """Build both splits of one dataset in memory and write `split`; returns its size."""
+    records = build_records(spec)
+    return io.write_jsonl(out, records[split])
+
+
 def prepare(spec: dict, train_out: str | Path, eval_out: str | Path) -> dict[str, int]:
     """Build and write both splits of one dataset; returns {split: n_records}."""
+    records = build_records(spec)
+    io.write_jsonl(train_out, records["train"])
+    io.write_jsonl(eval_out, records["eval"])
+    return {split: len(r) for split, r in records.items()}
+
+
+def build_records(spec: dict) -> dict[str, list[dict]]:
+    """{"train": records, "eval": records} of one dataset (variants and few-shot applied)."""
     name = spec["name"]
     if spec.get("lm_eval_task"):  # the harness's own prompts (transfer_atlas.harness_task)
         from transfer_atlas import harness_task
 
-        records = harness_task.prepare(spec)
-        io.write_jsonl(train_out, records["train"])
-        io.write_jsonl(eval_out, records["eval"])
-        return {split: len(r) for split, r in records.items()}
+        return harness_task.prepare(spec)
     card = load_card(spec["task"], card_overrides(spec))
     splits = raw_splits(spec, card)
     variant_splits = spec.get("variant_splits") or ["train", "eval"]
@@ -142,9 +169,7 @@ def prepare(spec: dict, train_out: str | Path, eval_out: str | Path) -> dict[str
     records["eval"] = add_fewshot(
         records["eval"], records["train"], card.fewshot, spec.get("fewshot_seed", 1234)
     )
-    io.write_jsonl(train_out, records["train"])
-    io.write_jsonl(eval_out, records["eval"])
-    return {split: len(r) for split, r in records.items()}
+    return records
 
 
 def _stats(values: list[float]) -> dict[str, float]:

@@ -9,7 +9,9 @@ results/predictions/{model}/{adapter}/{target}.jsonl, one row per example:
   pred_bytes / correct_bytes: under acc_bytes (`choice_picks`: acc_norm = argmax of the
   log-likelihood divided by the choice's length in characters without the target delimiter,
   acc_bytes = divided by its length in UTF-8 bytes, both as lm-evaluation-harness computes them).
-results/scores/{model}/{adapter}/{target}.json: see `score_summary`.
+results/scores/{model}/{adapter}/{target}.json: see `score_summary`; it is also the
+predictions' sidecar: predictions_sha256 (of the JSONL file) and provenance
+(transfer_atlas.provenance.record: versions, git commit, device, result-settings hash).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from collections import Counter
 import numpy as np
 import torch
 
-from transfer_atlas import io, prompts, scoring
+from transfer_atlas import io, prompts, provenance, scoring
 from transfer_atlas.generation import greedy_generate
 from transfer_atlas.models import load_model, load_tokenizer, pick_device
 from transfer_atlas.runtime import device_info
@@ -221,7 +223,8 @@ def load_for_eval(model_info: dict, adapter_dir: str | None, cfg: dict, dtype: s
 def score_cell(loaded: dict, model_info: dict, cell: dict, cfg: dict, started: float | None = None) -> dict:
     """Score one cell with a loaded model; write cell["predictions"] and cell["score"].
 
-    `cell`: eval_path, card, predictions, score, meta. `elapsed_s` counts from `started`
+    `cell`: eval_path, card, predictions, score, meta, settings_sha256 (optional: the cell's
+    result-settings hash, transfer_atlas.provenance). `elapsed_s` counts from `started`
     (default: now)."""
     t0 = time.perf_counter() if started is None else started
     meta, card, model = cell["meta"], cell["card"], loaded["model"]
@@ -262,6 +265,8 @@ def score_cell(loaded: dict, model_info: dict, cell: dict, cfg: dict, started: f
         "elapsed_s": time.perf_counter() - t0,
     }
     io.write_jsonl(cell["predictions"], rows)
+    summary["predictions_sha256"] = io.sha256_file(cell["predictions"])
+    summary["provenance"] = provenance.record(cell.get("settings_sha256"))
     io.write_json(cell["score"], summary)
     log.info("%s = %.2f (n=%d, %.1f s)", card.metric, summary["value"], len(rows), summary["elapsed_s"])
     return summary
@@ -277,11 +282,13 @@ def evaluate_cell(
     score_out: str,
     meta: dict,
     dtype: str = "auto",
+    settings_sha256: str | None = None,
 ) -> dict:
     """Score one (model, adapter, target) cell; `elapsed_s` includes loading the model."""
     t0 = time.perf_counter()
     loaded = load_for_eval(model_info, adapter_dir, cfg, dtype)
     cell = {"eval_path": eval_path, "card": card, "predictions": pred_out, "score": score_out, "meta": meta}
+    cell["settings_sha256"] = settings_sha256
     return score_cell(loaded, model_info, cell, cfg, started=t0)
 
 

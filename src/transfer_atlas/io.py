@@ -39,17 +39,38 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
             tmp.unlink()
 
 
+def aside_path(path: str | os.PathLike) -> Path:
+    """Where `atomic_dir` keeps the previous folder while the new one is renamed in."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.old")
+
+
+def set_aside(path: Path) -> Path | None:
+    """Rename an existing folder `path` to its aside path (replacing an older aside copy)."""
+    aside = aside_path(path)
+    if aside.exists():
+        shutil.rmtree(aside)
+    if not path.exists():
+        return None
+    os.replace(path, aside)
+    return aside
+
+
 @contextlib.contextmanager
 def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary folder beside `path`; it replaces `path` on success only."""
+    """Yield a temporary folder beside `path`; it replaces `path` on success only.
+
+    The old folder is renamed aside, the new one renamed in, then the old one deleted: at
+    every instant either `path` or `aside_path(path)` is a complete folder."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
         yield tmp
-        if path.exists():
-            shutil.rmtree(path)
+        aside = set_aside(path)
         os.replace(tmp, path)
+        if aside is not None:
+            shutil.rmtree(aside)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)

@@ -8,6 +8,11 @@ Outputs in results/matrix/{model}/ (all values in points, 0-100):
                    seeds (std with ddof=1; 0 for one seed), n_seeds
   matrix.csv       rows = base + adapters (config order), columns = targets: mean value
   delta.csv        rows = adapters, columns = targets: mean (adapter - base), in points
+  provenance.json  transfer_atlas.provenance.record of this job (settings_sha256 = hash of
+                   every cell's hash) and `cells`: [{adapter, seed, target, settings_sha256}]
+scores_long.csv also has settings_sha256, the result-settings hash of each score file's
+provenance; the seeds of one (model, adapter, target) cell must share it, else DataError
+naming the files.
 """
 
 from __future__ import annotations
@@ -15,7 +20,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from transfer_atlas import io
+from transfer_atlas import io, provenance
+from transfer_atlas.settings import settings_hash
 
 
 def long_table(score_files: list[str]) -> pd.DataFrame:
@@ -37,15 +43,30 @@ def long_table(score_files: list[str]) -> pd.DataFrame:
             "ci_high": s["ci95"][1],
             "output_tokens_mean": s["output_tokens"]["mean"],
             "elapsed_s": s.get("elapsed_s"),
+            "settings_sha256": (s.get("provenance") or {}).get("settings_sha256"),
         }
         row.update({f"metric_{k}": v for k, v in s.get("metrics", {}).items()})
         rows.append(row)
     frame = pd.DataFrame(rows)
+    check_settings(frame, score_files)
     base = frame[frame.adapter == "base"].set_index(["model", "target"])["value"]
     frame["base_value"] = [base.get((m, t), np.nan) for m, t in zip(frame.model, frame.target)]
     frame["delta"] = frame["value"] - frame["base_value"]
     frame["seed"] = frame["seed"].astype("Int64")
     return frame
+
+
+def check_settings(frame: pd.DataFrame, score_files: list[str]) -> None:
+    """DataError when the score files of one (model, adapter, target) cell (its seeds) were
+    made with different result settings, naming the files and their settings hashes."""
+    hashes = frame["settings_sha256"].fillna("none (no provenance)")
+    for key, index in frame.groupby(["model", "adapter", "target"], sort=False).groups.items():
+        if hashes[index].nunique() > 1:
+            made = "; ".join(f"{score_files[i]} (settings {hashes[i]})" for i in index)
+            raise io.DataError(
+                f"cell {'/'.join(map(str, key))}: score files made with different result settings "
+                f"cannot be averaged: {made}. Rerun them with one config."
+            )
 
 
 def cell_stats(long: pd.DataFrame) -> pd.DataFrame:
@@ -97,4 +118,12 @@ def assemble(score_files: list[str], adapters: list[str], targets: list[str], ou
         "Δ score (points)",
     )
     io.save_figure(out["heatmap"], fig)
+    if out.get("provenance"):
+        write_provenance(long, out["provenance"])
     return delta
+
+
+def write_provenance(long: pd.DataFrame, path: str) -> None:
+    cells = long[["adapter", "seed", "target", "settings_sha256"]].astype(object)
+    cells = cells.where(cells.notna(), None).to_dict("records")
+    io.write_json(path, {**provenance.record(settings_hash(cells)), "cells": cells})

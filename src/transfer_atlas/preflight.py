@@ -20,6 +20,7 @@ import pandas as pd
 
 from transfer_atlas import io, memory
 from transfer_atlas.tasks import load_card
+from transfer_atlas.validation import plan
 
 log = logging.getLogger(__name__)
 DEFAULT_PROMPT_TOKENS = 1024
@@ -43,7 +44,10 @@ def train_row(model: dict, shape: str, source: str, config: dict, profile: dict 
     mean = (_tokens(profile, model["name"], "train", "prompt", "mean") or 0) + (
         _tokens(profile, model["name"], "train", "target", "mean") or 0
     )
-    tokens = train["steps"] * train["batch_size"] * min(mean or train["max_length"], train["max_length"])
+    n_train = ((profile or {}).get("splits", {}).get("train", {}).get("n")) or train["batch_size"]
+    n_train -= round((train.get("val_fraction") or 0) * n_train)
+    steps = plan(train, max(1, n_train))["steps"]  # `epochs` or `steps` (transfer_atlas.validation)
+    tokens = steps * train["batch_size"] * min(mean or train["max_length"], train["max_length"])
     seconds = memory.train_runtime_s(est["n_params"], tokens, est["checkpointing"], res["gpu_tflops"])
     return _row("train_lora", model["name"], source, est, seconds, res, ("activations", "loss", "weights"))
 

@@ -76,7 +76,7 @@ rule embed_prompts:
         mem_mb=3000,
         runtime=20,
     params:
-        semantic=ANALYSIS["semantic"],
+        settings=rerun_settings(config, "analysis.semantic"),
         seed=ANALYSIS["seed"],
     script:
         "../scripts/embed_prompts.py"

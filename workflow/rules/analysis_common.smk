@@ -135,6 +135,7 @@ def summary_paths(model):
     paths = {
         "delta": f"results/matrix/{model}/delta.csv",
         "flips": f"results/matrix/{model}/flips.csv",
+        "provenance": f"results/matrix/{model}/provenance.json",
     }
     if RUN_PCA:
         paths["explained_variance"] = pca_outputs(model)["explained_variance"]

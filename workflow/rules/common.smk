@@ -2,6 +2,8 @@
 # sources, targets and seeds. No side effects (the Snakefile validated the config).
 
 from transfer_atlas import config as ta_config
+from transfer_atlas import data
+from transfer_atlas.settings import rerun_settings
 from transfer_atlas.tasks import RESOURCES
 
 DATASETS = ta_config.resolve_datasets(config)
@@ -18,6 +20,7 @@ wildcard_constraints:
     source="[A-Za-z0-9][A-Za-z0-9_.@=+-]*",
     target="[A-Za-z0-9][A-Za-z0-9_.@=+-]*",
     seed="[0-9]+",
+    split="train|eval",
     collection="all_models|external",
     adapter="base|[A-Za-z0-9][A-Za-z0-9_.@=+-]*/seed[0-9]+",
 
@@ -42,6 +45,20 @@ def model_meta(model):
     return {"family": spec.get("family", model), "size": spec.get("size", "unknown")}
 
 
+# Params carry result settings only (workflow/schemas/config.schema.yaml, `x-role`): an
+# execution-only key (batch size, fast path, checkpoint interval, threads) is read by the
+# script from the config at run time, so changing it reruns nothing.
+def train_settings(wildcards):
+    return rerun_settings(config, "train") | {"dtype": model_spec(wildcards)["dtype"]}
+
+
+def evaluate_settings(wildcards):
+    """The same for a cell job and a row job, so `evaluate.job` changes no params."""
+    return rerun_settings(config, "evaluate") | {
+        "dtype": model_spec(wildcards)["dtype"]
+    }
+
+
 def model_rule_resources(stage):
     """gpu, and host memory / minutes that grow with Snakemake's `attempt` (1, 2, 3 with
     retries: 2), so a job retried after a timeout or an out-of-memory kill asks for more.
@@ -54,19 +71,18 @@ def model_rule_resources(stage):
     }
 
 
-# Settings that change scores (evaluate.job only changes how cells are grouped in jobs,
-# so switching it does not re-trigger finished cells).
-EVAL_SETTINGS = {k: v for k, v in config["evaluate"].items() if k != "job"}
-
-
 def row_runtime(wildcards, attempt):
     """Minutes of an evaluate_row job: evaluate_runtime per target, times the attempt."""
     return config["resources"]["evaluate_runtime"] * len(TARGETS) * attempt
 
 
 def preflight_input(wildcards):
-    """GPU jobs wait for the preflight's memory estimates (workflow/rules/preflight.smk)."""
-    return "results/preflight/estimates.csv" if config["resources"]["gpu"] > 0 else []
+    """GPU jobs wait for the preflight's memory estimates (workflow/rules/preflight.smk).
+    `ancient`: a newer estimates file (e.g. after adding a dataset) reruns no model job.
+    """
+    if config["resources"]["gpu"] > 0:
+        return ancient("results/preflight/estimates.csv")
+    return []
 
 
 def adapter_input(wildcards):
@@ -90,6 +106,7 @@ def matrix_outputs(model):
         "cells": f"results/matrix/{model}/cells.csv",
         "matrix": f"results/matrix/{model}/matrix.csv",
         "delta": f"results/matrix/{model}/delta.csv",
+        "provenance": f"results/matrix/{model}/provenance.json",
     }
 
 
@@ -117,6 +134,18 @@ for _reserved in ("external", "all_models"):
         raise ValueError(
             f"config: model name '{_reserved}' is reserved (transfer_roles outputs)"
         )
+
+
+def transfer_roles_settings(wildcards):
+    """Result settings of the transfer_roles rules; the external_* keys only for model (or
+    collection) `external` (they change nothing of our own models)."""
+    values = rerun_settings(config, "analysis.transfer_roles")
+    if "external" in (
+        getattr(wildcards, "model", None),
+        getattr(wildcards, "collection", None),
+    ):
+        return values
+    return {k: v for k, v in values.items() if not k.startswith("external_")}
 
 
 def dataset_roles():

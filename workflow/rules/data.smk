@@ -1,11 +1,12 @@
+# One job per split: the params are the settings that split depends on, so changing a
+# target's n_eval rebuilds its eval split only (no training job).
 rule prepare_data:
     output:
-        train="results/data/{dataset}/train.jsonl",
-        eval="results/data/{dataset}/eval.jsonl",
+        "results/data/{dataset}/{split}.jsonl",
     log:
-        "logs/prepare_data/{dataset}.log",
+        "logs/prepare_data/{dataset}/{split}.log",
     benchmark:
-        "benchmarks/prepare_data/{dataset}.tsv"
+        "benchmarks/prepare_data/{dataset}/{split}.tsv"
     conda:
         "../envs/transfer-atlas.yaml"
     threads: 1
@@ -13,7 +14,7 @@ rule prepare_data:
         mem_mb=2000,
         runtime=30,
     params:
-        spec=dataset_spec,
+        spec=lambda wc: data.split_spec(DATASETS[wc.dataset], wc.split),
     script:
         "../scripts/prepare_data.py"
 

@@ -1,5 +1,7 @@
 # Scoring: one job per (model, adapter, target) cell (default), or with `evaluate: {job: row}`
 # one job per (model, adapter) that loads the model once and writes every target's cell.
+# Params: result settings only (the same for both rules). The target's task and prompt
+# reach the job through its eval.jsonl (prepare_data's params), the card via the config.
 
 if config["evaluate"]["job"] == "cell":
 
@@ -22,10 +24,7 @@ if config["evaluate"]["job"] == "cell":
         resources:
             **model_rule_resources("evaluate"),
         params:
-            evaluate=EVAL_SETTINGS,
-            task=lambda wc: DATASETS[wc.target]["task"],
-            card_overrides=lambda wc: ta_config.card_overrides(DATASETS[wc.target]),
-            dtype=lambda wc: model_spec(wc)["dtype"],
+            settings=evaluate_settings,
         script:
             "../scripts/evaluate.py"
 
@@ -57,10 +56,6 @@ if config["evaluate"]["job"] == "row":
         resources:
             **model_rule_resources("evaluate") | {"runtime": row_runtime},
         params:
-            evaluate=EVAL_SETTINGS,
-            targets=TARGETS,
-            tasks={t: DATASETS[t]["task"] for t in TARGETS},
-            card_overrides={t: ta_config.card_overrides(DATASETS[t]) for t in TARGETS},
-            dtype=lambda wc: model_spec(wc)["dtype"],
+            settings=evaluate_settings,
         script:
             "../scripts/evaluate_row.py"

@@ -15,8 +15,7 @@ rule train_lora:
     resources:
         **model_rule_resources("train"),
     params:
-        train=config["train"],
-        dtype=lambda wc: model_spec(wc)["dtype"],
+        settings=train_settings,
         checkpoints="results/checkpoints/{model}/{source}/seed{seed}",
     script:
         "../scripts/train_lora.py"

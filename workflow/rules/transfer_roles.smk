@@ -43,7 +43,7 @@ rule regimes:
         runtime=10,
     params:
         roles=dataset_roles(),
-        settings=TRANSFER_ROLES,
+        settings=transfer_roles_settings,
         seed=config["analysis"]["seed"],
         meta=regime_meta,
     script:
@@ -84,7 +84,7 @@ rule donors:
         mem_mb=2000,
         runtime=10,
     params:
-        settings=TRANSFER_ROLES,
+        settings=transfer_roles_settings,
         seed=config["analysis"]["seed"],
     script:
         "../scripts/donors.py"
@@ -124,7 +124,7 @@ rule transfer_roles_all_models:
         mem_mb=2000,
         runtime=10,
     params:
-        settings=TRANSFER_ROLES,
+        settings=transfer_roles_settings,
         seed=config["analysis"]["seed"],
     script:
         "../scripts/transfer_roles_all_models.py"
@@ -169,7 +169,7 @@ rule across_models:
         mem_mb=4000,
         runtime=20,
     params:
-        settings=TRANSFER_ROLES,
+        settings=transfer_roles_settings,
         seed=config["analysis"]["seed"],
     script:
         "../scripts/across_models.py"

@@ -1,6 +1,7 @@
-"""Snakemake adapter: build one dataset's train/eval records."""
+"""Snakemake adapter: build one split (train or eval) of one dataset's records."""
 
 from transfer_atlas import data, runtime
 
-runtime.setup(snakemake)  # noqa: F821
-data.prepare(snakemake.params.spec, snakemake.output.train, snakemake.output.eval)  # noqa: F821
+smk = snakemake  # noqa: F821
+runtime.setup(smk)
+data.prepare_split(smk.params.spec, smk.wildcards.split, smk.output[0])

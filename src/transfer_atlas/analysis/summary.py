@@ -4,14 +4,16 @@ Per model: explained variance of the top PCs (bootstrap 95% intervals) and what 
 loads on, strongest positive and negative transfers (points), the cells with the most
 flipped examples, Mantel tests of similarity
 vs transfer, the most asymmetric pairs, length / dependency highlights when present, and
-the best transfer predictor against the best baseline (analysis/predict).
+the best transfer predictor against the best baseline (analysis/predict). Last, a Provenance
+section (transfer_atlas.provenance.markdown): versions, git commit, and each model's matrix
+result-settings hash.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from transfer_atlas import io
+from transfer_atlas import io, provenance
 from transfer_atlas.analysis.common import transfer_pairs
 from transfer_atlas.analysis.pca import hint_label
 from transfer_atlas.analysis.predict import summary_lines as predict_summary_lines
@@ -273,6 +275,8 @@ def write(
             lines += section(collection, paths)
             if paths.get("predict"):
                 lines += predict_summary_lines(paths["predict"], f"{collection} results")
+    matrices = {m: p["provenance"] for m, p in model_inputs.items() if p.get("provenance")}
+    lines += provenance.markdown(matrices)
     text = "\n".join(lines)
     io.write_text(out_path, text)
     return text

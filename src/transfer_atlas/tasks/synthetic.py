@@ -174,14 +174,14 @@ def _review(rng: random.Random, label: str) -> str:
 
 
 def _sentiment(n: int, seed: int, weights: dict[str, float]) -> list[dict]:
+    """Rows drawn one after another (prefix-stable); two labels alternate (exact balance)."""
     rng = random.Random(seed)
     labels, probs = list(weights), list(weights.values())
-    if len(labels) == 2:  # exact balance for the balanced binary task
-        pool = [labels[i % 2] for i in range(n)]
-        rng.shuffle(pool)
-    else:
-        pool = rng.choices(labels, weights=probs, k=n)
-    return [{"text": _review(rng, label), "label": label} for label in pool]
+    rows = []
+    for i in range(n):
+        label = labels[i % 2] if len(labels) == 2 else rng.choices(labels, weights=probs)[0]
+        rows.append({"text": _review(rng, label), "label": label})
+    return rows
 
 
 def sentiment2(n: int, seed: int) -> list[dict]:
@@ -213,7 +213,7 @@ PARA_ACTS = [
 
 
 def paraphrase(n: int, seed: int) -> list[dict]:
-    """Balanced pairs: a synonym rewrite (yes) or a meaning-changing edit (no)."""
+    """Balanced pairs, alternating: a synonym rewrite (yes) or a meaning-changing edit (no)."""
     rng = random.Random(seed)
     rows = []
     for i in range(n):
@@ -227,7 +227,6 @@ def paraphrase(n: int, seed: int) -> list[dict]:
                 "label": "yes" if is_para else "no",
             }
         )
-    rng.shuffle(rows)
     return rows
 
 
