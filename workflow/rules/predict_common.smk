@@ -22,7 +22,7 @@ def predict_models():
 
 def predict_input(wildcards):
     if wildcards.model == "external":
-        return {"table": config["external_results"]}
+        return {"table": config["external_results"], "languages": LANGUAGES_CSV}
     described = SOURCES + PREDICT_CANDIDATES
     return {
         "delta": f"results/matrix/{wildcards.model}/delta.csv",
@@ -31,6 +31,7 @@ def predict_input(wildcards):
         "profiles": expand("results/data/{dataset}/profile.json", dataset=described),
         "style": "results/analysis/similarity/style_similarity.csv",
         "semantic": "results/analysis/similarity/semantic_similarity.csv",
+        "languages": LANGUAGES_CSV,
     }
 
 
