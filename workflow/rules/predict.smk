@@ -28,7 +28,7 @@ rule predict_transfer:
     benchmark:
         "benchmarks/predict_transfer/{model}.tsv"
     conda:
-        "../envs/transfer-atlas.yaml"
+        "../../envs/transfer-atlas.yaml"
     threads: 1
     resources:
         mem_mb=2000,
