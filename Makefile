@@ -9,12 +9,12 @@ STAMP := $(VENV)/.installed
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml workflow/envs/transfer-atlas.post-deploy.sh
+$(STAMP): pyproject.toml envs/transfer-atlas.post-deploy.sh
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e '.[dev]'
-	PATH=$(CURDIR)/$(BIN):$$PATH bash workflow/envs/transfer-atlas.post-deploy.sh -q
+	PATH=$(CURDIR)/$(BIN):$$PATH bash envs/transfer-atlas.post-deploy.sh -q
 	touch $(STAMP)
 
 # A run killed earlier leaves Snakemake's lock: remove it when no Snakemake (or job of one) runs here.

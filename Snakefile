@@ -39,6 +39,7 @@ include: "workflow/rules/transfer_roles.smk"
 include: "workflow/rules/analysis.smk"
 include: "workflow/rules/flips.smk"
 include: "workflow/rules/mislabel.smk"
+include: "workflow/rules/predict_common.smk"
 include: "workflow/rules/predict.smk"
 include: "workflow/rules/report.smk"
 

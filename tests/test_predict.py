@@ -315,3 +315,21 @@ def test_one_source_writes_empty_tables_and_says_why(tmp_path):
         predict.summary_lines(out["validation"])
     )
     assert (tmp_path / "pvo.png").stat().st_size > 1000
+
+
+def test_language_metadata_descriptors():
+    languages = pd.DataFrame(
+        {
+            "family": ["Indo-European", "Afro-Asiatic"],
+            "script": ["Latin", "Arabic"],
+            "resource_class": [5, 3],
+        },
+        index=pd.Index(["de", "ar"], name="iso"),
+    )
+    roles = {"x.de": {"type": "mc", "language": "de"}, "x.ar": {"type": "mc", "language": "ar"},
+             "x.zz": {"type": "mc", "language": "zz"}}  # fmt: skip
+    table = desc.descriptor_table(list(roles), ["language"], "m", roles=roles, languages=languages)
+    assert table.loc["x.de", "language:resource_class"] == 5.0
+    assert table.loc["x.zz", "language:resource_class"] == 4.0  # unknown language: the mean class
+    assert table.loc["x.ar", "family:Afro-Asiatic"] == 1.0 and table.loc["x.zz", "family:Afro-Asiatic"] == 0.0
+    assert table.loc["x.de", "language:de"] == 1.0

@@ -17,7 +17,7 @@ rule spacy_parse:
     benchmark:
         "benchmarks/spacy_parse/{dataset}.tsv"
     conda:
-        "../envs/transfer-atlas.yaml"
+        "../../envs/transfer-atlas.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -47,7 +47,7 @@ rule style_similarity:
     benchmark:
         "benchmarks/style_similarity/style_similarity.tsv"
     conda:
-        "../envs/transfer-atlas.yaml"
+        "../../envs/transfer-atlas.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -70,7 +70,7 @@ rule embed_prompts:
     benchmark:
         "benchmarks/embed_prompts/{dataset}.tsv"
     conda:
-        "../envs/transfer-atlas.yaml"
+        "../../envs/transfer-atlas.yaml"
     threads: 2
     resources:
         mem_mb=3000,
@@ -102,7 +102,7 @@ rule semantic_similarity:
     benchmark:
         "benchmarks/semantic_similarity/semantic_similarity.tsv"
     conda:
-        "../envs/transfer-atlas.yaml"
+        "../../envs/transfer-atlas.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -133,7 +133,7 @@ rule similarity_vs_transfer:
     benchmark:
         "benchmarks/similarity_vs_transfer/{model}.tsv"
     conda:
-        "../envs/transfer-atlas.yaml"
+        "../../envs/transfer-atlas.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -192,7 +192,7 @@ rule pca:
     benchmark:
         "benchmarks/pca/{model}.tsv"
     conda:
-        "../envs/transfer-atlas.yaml"
+        "../../envs/transfer-atlas.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -225,7 +225,7 @@ rule dependency_analysis:
     benchmark:
         "benchmarks/dependency_analysis/{model}.tsv"
     conda:
-        "../envs/transfer-atlas.yaml"
+        "../../envs/transfer-atlas.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -280,7 +280,7 @@ rule length_analysis:
     benchmark:
         "benchmarks/length_analysis/{model}.tsv"
     conda:
-        "../envs/transfer-atlas.yaml"
+        "../../envs/transfer-atlas.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -321,7 +321,7 @@ rule class_analysis:
     benchmark:
         "benchmarks/class_analysis/{model}.tsv"
     conda:
-        "../envs/transfer-atlas.yaml"
+        "../../envs/transfer-atlas.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -358,7 +358,7 @@ rule class_generated:
     benchmark:
         "benchmarks/class_generated/{model}.tsv"
     conda:
-        "../envs/transfer-atlas.yaml"
+        "../../envs/transfer-atlas.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -386,7 +386,7 @@ rule class_input_lengths:
     benchmark:
         "benchmarks/class_input_lengths/class_input_lengths.tsv"
     conda:
-        "../envs/transfer-atlas.yaml"
+        "../../envs/transfer-atlas.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -422,7 +422,7 @@ rule asymmetry:
     benchmark:
         "benchmarks/asymmetry/{model}.tsv"
     conda:
-        "../envs/transfer-atlas.yaml"
+        "../../envs/transfer-atlas.yaml"
     threads: 1
     resources:
         mem_mb=2000,

@@ -8,7 +8,7 @@ rule prepare_data:
     benchmark:
         "benchmarks/prepare_data/{dataset}/{split}.tsv"
     conda:
-        "../envs/transfer-atlas.yaml"
+        "../../envs/transfer-atlas.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -31,7 +31,7 @@ rule profile_data:
     benchmark:
         "benchmarks/profile_data/{dataset}.tsv"
     conda:
-        "../envs/transfer-atlas.yaml"
+        "../../envs/transfer-atlas.yaml"
     threads: 1
     resources:
         mem_mb=2000,

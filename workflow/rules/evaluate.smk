@@ -19,7 +19,7 @@ if config["evaluate"]["job"] == "cell":
         benchmark:
             "benchmarks/evaluate/{model}/{adapter}/{target}.tsv"
         conda:
-            "../envs/transfer-atlas.yaml"
+            "../../envs/transfer-atlas.yaml"
         threads: config["resources"]["evaluate_threads"]
         resources:
             **model_rule_resources("evaluate"),
@@ -51,7 +51,7 @@ if config["evaluate"]["job"] == "row":
         benchmark:
             "benchmarks/evaluate/{model}/{adapter}/_row.tsv"
         conda:
-            "../envs/transfer-atlas.yaml"
+            "../../envs/transfer-atlas.yaml"
         threads: config["resources"]["evaluate_threads"]
         resources:
             **model_rule_resources("evaluate") | {"runtime": row_runtime},

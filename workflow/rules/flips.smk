@@ -27,7 +27,7 @@ rule flips:
     benchmark:
         "benchmarks/flips/{model}.tsv"
     conda:
-        "../envs/transfer-atlas.yaml"
+        "../../envs/transfer-atlas.yaml"
     threads: 1
     resources:
         mem_mb=2000,

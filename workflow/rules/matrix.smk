@@ -13,7 +13,7 @@ rule assemble_matrix:
     benchmark:
         "benchmarks/assemble_matrix/{model}.tsv"
     conda:
-        "../envs/transfer-atlas.yaml"
+        "../../envs/transfer-atlas.yaml"
     threads: 1
     resources:
         mem_mb=2000,

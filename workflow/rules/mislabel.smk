@@ -19,7 +19,7 @@ rule mislabel:
     benchmark:
         "benchmarks/mislabel/{model}.tsv"
     conda:
-        "../envs/transfer-atlas.yaml"
+        "../../envs/transfer-atlas.yaml"
     threads: 1
     resources:
         mem_mb=2000,

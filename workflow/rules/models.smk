@@ -9,7 +9,7 @@ rule prepare_model:
     benchmark:
         "benchmarks/prepare_model/{model}.tsv"
     conda:
-        "../envs/transfer-atlas.yaml"
+        "../../envs/transfer-atlas.yaml"
     threads: 1
     resources:
         mem_mb=4000,

@@ -18,7 +18,7 @@ rule preflight:
     benchmark:
         "benchmarks/preflight/preflight.tsv"
     conda:
-        "../envs/transfer-atlas.yaml"
+        "../../envs/transfer-atlas.yaml"
     threads: 1
     resources:
         mem_mb=4000,

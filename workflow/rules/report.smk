@@ -18,7 +18,7 @@ rule report:
     benchmark:
         "benchmarks/report/summary.tsv"
     conda:
-        "../envs/transfer-atlas.yaml"
+        "../../envs/transfer-atlas.yaml"
     threads: 1
     resources:
         mem_mb=1000,

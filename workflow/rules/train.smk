@@ -10,7 +10,7 @@ rule train_lora:
     benchmark:
         "benchmarks/train_lora/{model}/{source}/seed{seed}.tsv"
     conda:
-        "../envs/transfer-atlas.yaml"
+        "../../envs/transfer-atlas.yaml"
     threads: config["resources"]["train_threads"]
     resources:
         **model_rule_resources("train"),

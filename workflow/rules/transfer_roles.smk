@@ -36,7 +36,7 @@ rule regimes:
     benchmark:
         "benchmarks/regimes/{model}.tsv"
     conda:
-        "../envs/transfer-atlas.yaml"
+        "../../envs/transfer-atlas.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -78,7 +78,7 @@ rule donors:
     benchmark:
         "benchmarks/donors/{model}.tsv"
     conda:
-        "../envs/transfer-atlas.yaml"
+        "../../envs/transfer-atlas.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -118,7 +118,7 @@ rule transfer_roles_all_models:
     benchmark:
         "benchmarks/transfer_roles_all_models/all.tsv"
     conda:
-        "../envs/transfer-atlas.yaml"
+        "../../envs/transfer-atlas.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -163,7 +163,7 @@ rule across_models:
     benchmark:
         "benchmarks/across_models/{collection}.tsv"
     conda:
-        "../envs/transfer-atlas.yaml"
+        "../../envs/transfer-atlas.yaml"
     threads: 1
     resources:
         mem_mb=4000,

@@ -191,21 +191,38 @@ def length_kdes(lengths: dict, table: pd.DataFrame, model: str):
     return fig
 
 
-def length_vs_delta(table: pd.DataFrame, corr: pd.DataFrame, model: str):
-    """Wasserstein distance of adapter outputs to the target's reference lengths vs Δ (transfer pairs)."""
+def _distance_vs_delta(
+    table: pd.DataFrame, corr: pd.DataFrame, model: str, measure: str, title: str, xlabel: str
+):
+    """Scatter of one length distance (`measure` column, words) vs Δ over transfer pairs, with
+    the pooled Spearman ρ from `corr` in the title."""
     sub = table[table["kind"] == TRANSFER_PAIR]
     fig, ax = plt.subplots(figsize=(6.5, 4.8))
-    sns.scatterplot(data=sub, x="w_reference", y="delta", hue="target", style="target", s=70, ax=ax)
+    sns.scatterplot(data=sub, x=measure, y="delta", hue="target", style="target", s=70, ax=ax)
     for r in sub.itertuples():
-        ax.annotate(r.source, (r.w_reference, r.delta), fontsize=7, textcoords="offset points", xytext=(4, 3))
-    pooled = corr[(corr.target == "all") & (corr.measure == "w_reference")]
+        ax.annotate(
+            r.source, (getattr(r, measure), r.delta), fontsize=7, textcoords="offset points", xytext=(4, 3)
+        )
+    pooled = corr[(corr.target == "all") & (corr.measure == measure)]
     note = f" (pooled Spearman ρ = {pooled.rho.iloc[0]:.2f})" if len(pooled) else ""
-    ax.set_title(f"{model}: closer to the target's lengths, more transfer?{note}", fontsize=10)
-    ax.set_xlabel("Wasserstein distance, adapter output vs target references (words)")
+    ax.set_title(f"{model}: {title}{note}", fontsize=10)
+    ax.set_xlabel(xlabel)
     ax.set_ylabel(DELTA)
     ax.axhline(0, color="grey", lw=0.5)
     fig.tight_layout()
     return fig
+
+
+def length_vs_delta(table: pd.DataFrame, corr: pd.DataFrame, model: str):
+    """Wasserstein distance of adapter outputs to the target's reference lengths vs Δ (transfer pairs)."""
+    return _distance_vs_delta(
+        table,
+        corr,
+        model,
+        "w_reference",
+        "closer to the target's lengths, more transfer?",
+        "Wasserstein distance, adapter output vs target references (words)",
+    )
 
 
 def interpolation_heatmap(table: pd.DataFrame, model: str):
@@ -232,18 +249,11 @@ def interpolation_heatmap(table: pd.DataFrame, model: str):
 def source_reference_vs_delta(table: pd.DataFrame, corr: pd.DataFrame, model: str):
     """Wasserstein distance of the source's training targets to the target's references vs Δ
     (transfer pairs)."""
-    sub = table[table["kind"] == TRANSFER_PAIR]
-    fig, ax = plt.subplots(figsize=(6.5, 4.8))
-    sns.scatterplot(data=sub, x="w_source_reference", y="delta", hue="target", style="target", s=70, ax=ax)
-    for r in sub.itertuples():
-        ax.annotate(
-            r.source, (r.w_source_reference, r.delta), fontsize=7, textcoords="offset points", xytext=(4, 3)
-        )
-    pooled = corr[(corr.target == "all") & (corr.measure == "w_source_reference")]
-    note = f" (pooled Spearman ρ = {pooled.rho.iloc[0]:.2f})" if len(pooled) else ""
-    ax.set_title(f"{model}: source's answer lengths close to the target's, more transfer?{note}", fontsize=10)
-    ax.set_xlabel("Wasserstein distance, source training targets vs target references (words)")
-    ax.set_ylabel(DELTA)
-    ax.axhline(0, color="grey", lw=0.5)
-    fig.tight_layout()
-    return fig
+    return _distance_vs_delta(
+        table,
+        corr,
+        model,
+        "w_source_reference",
+        "source's answer lengths close to the target's, more transfer?",
+        "Wasserstein distance, source training targets vs target references (words)",
+    )

@@ -32,6 +32,7 @@ from transfer_atlas.analysis.common import mask_non_transfer
 from transfer_atlas.analysis.predict import descriptors as desc
 from transfer_atlas.analysis.predict import figures, next_sources, validation
 from transfer_atlas.analysis.predict.predictors import predict_rows
+from transfer_atlas.analysis.transfer_roles.hierarchy import read_languages
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +113,7 @@ def run(inputs: dict, model: str, datasets: dict, settings: dict, seed: int, out
 
     inputs: delta (this model's delta.csv), deltas ({model: delta.csv} of every model),
     matrix (matrix.csv, base scores), profiles ({dataset: profile.json}), style, semantic
-    (similarity CSVs). datasets: {name: {type, language, root}} of sources and candidates.
+    (similarity CSVs), languages (resources/languages.csv, optional). datasets: {name: {type, language, root}} of sources and candidates.
     settings: analysis.predict + positive_threshold."""
     roots = {d: v["root"] for d, v in datasets.items()}
     matrices = {m: mask_non_transfer(pd.read_csv(p, index_col="adapter").drop(index="base", errors="ignore"), roots)
@@ -120,9 +121,10 @@ def run(inputs: dict, model: str, datasets: dict, settings: dict, seed: int, out
     matrix = matrices[model]
     candidates = list(settings["candidates"])
     base = pd.read_csv(inputs["matrix"], index_col="adapter").loc["base"] if inputs.get("matrix") else None
+    languages = read_languages(inputs["languages"]) if inputs.get("languages") else None
     descriptors = desc.descriptor_table(
         list(matrix.index) + candidates, settings["descriptors"], model, inputs.get("profiles"), datasets,
-        inputs.get("style"), inputs.get("semantic"), base,
+        inputs.get("style"), inputs.get("semantic"), base, languages,
     )  # fmt: skip
     similarities = {"descriptors": cosine_similarity(descriptors)} if descriptors.shape[1] else {}
     for name in ("style", "semantic"):
@@ -149,9 +151,16 @@ def external_matrices(pairs: pd.DataFrame) -> dict[str, pd.DataFrame]:
     }
 
 
-def run_external(table_path: str, settings: dict, roles_settings: dict, seed: int, out: dict) -> pd.DataFrame:
+def run_external(
+    table_path: str,
+    settings: dict,
+    roles_settings: dict,
+    seed: int,
+    out: dict,
+    languages_csv: str | None = None,
+) -> pd.DataFrame:
     """predict_transfer on `external_results`: every model of the table; descriptors = the
-    source's task and language (one-hot); no candidates."""
+    source's task and language (one-hot, plus resources/languages.csv metadata); no candidates."""
     from transfer_atlas.analysis.transfer_roles.external import external_pairs
 
     pairs = external_pairs(table_path, roles_settings)
@@ -159,7 +168,10 @@ def run_external(table_path: str, settings: dict, roles_settings: dict, seed: in
     names = pairs.drop_duplicates("source").set_index("source")
     roles = {s: {"type": r.source_task, "language": r.source_language} for s, r in names.iterrows()}
     sources = sorted(set().union(*(m.index for m in matrices.values())))
-    descriptors = desc.descriptor_table(sources, ["task", "language"], "external", roles=roles)
+    languages = read_languages(languages_csv) if languages_csv else None
+    descriptors = desc.descriptor_table(
+        sources, ["task", "language"], "external", roles=roles, languages=languages
+    )
     similarities = {"descriptors": cosine_similarity(descriptors)}
     predictions, table = validate(matrices, None, descriptors, similarities, settings, seed)
     write(out, predictions, table, pd.DataFrame(columns=next_sources.COLUMNS),

@@ -7,6 +7,9 @@ Blocks (config `analysis.predict.descriptors`), columns prefixed by their block:
              the model's tokenizer; words when the model has no token counts)
   task       one-hot task type of the task card (`task:classify`, ...)
   language   one-hot `language` of the dataset entry (`language:de`, ...; `und` when unset)
+             and, from resources/languages.csv when given, `language:resource_class` (Joshi
+             et al. class 0-5) and one-hot family and script (`family:...`, `script:...`);
+             languages without metadata get the mean class and no family or script
   style      the spaCy style features (style_features.csv: POS and dependency-relation
              fractions, lengths, punctuation, digits, type/token ratio): `style:<feature>`
   semantic   cosine of the dataset's mean prompt embedding with every dataset's
@@ -51,6 +54,18 @@ def one_hot(values: dict[str, str], prefix: str) -> pd.DataFrame:
     return frame
 
 
+def language_metadata(langs: dict[str, str], languages: pd.DataFrame) -> pd.DataFrame:
+    """Resource class (0-5) and one-hot family and script of each dataset's language
+    (`languages` = resources/languages.csv indexed by ISO code)."""
+    meta = languages.reindex(list(langs.values()))
+    meta.index = list(langs)
+    frame = pd.DataFrame({"language:resource_class": meta["resource_class"].astype(float)}, index=list(langs))
+    for column in ("family", "script"):
+        known = meta[column].dropna().to_dict()
+        frame = frame.join(one_hot(known, column).reindex(list(langs)).fillna(0.0))
+    return frame
+
+
 def descriptor_table(
     datasets: list[str],
     blocks: list[str],
@@ -60,6 +75,7 @@ def descriptor_table(
     style_csv: str | None = None,
     semantic_csv: str | None = None,
     base_scores: pd.Series | None = None,
+    languages: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """datasets x descriptor columns (see module doc) of the requested `blocks`."""
     parts = []
@@ -68,7 +84,10 @@ def descriptor_table(
     if "task" in blocks and roles:
         parts.append(one_hot({d: roles[d]["type"] for d in datasets}, "task"))
     if "language" in blocks and roles:
-        parts.append(one_hot({d: roles[d].get("language") or "und" for d in datasets}, "language"))
+        langs = {d: roles[d].get("language") or "und" for d in datasets}
+        parts.append(one_hot(langs, "language"))
+        if languages is not None:
+            parts.append(language_metadata(langs, languages))
     for block, path in (("style", style_csv), ("semantic", semantic_csv)):
         if block in blocks and path:
             frame = pd.read_csv(path, index_col=0)
