@@ -89,3 +89,15 @@ def test_preflight_names_the_job_that_does_not_fit(tmp_path):
             config, resolve_datasets(config), preflight.model_shapes(config), {}, tmp_path / "e.csv"
         )
     assert not (tmp_path / "e.csv").exists()
+
+
+def test_preflight_without_out_writes_nothing(tmp_path, monkeypatch):
+    """`python -m transfer_atlas.preflight CONFIG` prints estimates only (it once renamed a
+    temporary file onto /dev/null, replacing the device with a regular file)."""
+    config = load_config(ROOT / "config" / "experiments" / "latent_traits.yaml")
+    config["sources"], config["targets"] = ["gsm8k"], ["gsm8k"]
+    rows = preflight.run(config, resolve_datasets(config), preflight.model_shapes(config), {}, None)
+    assert rows and all(r["fits"] for r in rows)
+    monkeypatch.chdir(tmp_path)
+    assert preflight.main([str(ROOT / "config" / "experiments" / "latent_traits.yaml")]) == 0
+    assert list(tmp_path.iterdir()) == []

@@ -25,8 +25,12 @@ class DataError(ValueError):
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
-    """Yield a temporary path beside `path`; rename it onto `path` on success only."""
+    """Yield a temporary path beside `path`; rename it onto `path` on success only.
+    Refuses a `path` that exists and is not a regular file (a device such as /dev/null, a
+    folder): renaming onto it would replace it."""
     path = Path(path)
+    if path.exists() and not path.is_file():
+        raise ValueError(f"{path}: exists and is not a regular file; refusing to replace it")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or ".tmp", dir=path.parent)
     os.close(fd)

@@ -96,9 +96,10 @@ def estimate(
 
 
 def run(
-    config: dict, datasets: dict, shapes: dict[str, str], profile_paths: dict, out_csv: str
+    config: dict, datasets: dict, shapes: dict[str, str], profile_paths: dict, out_csv: str | None
 ) -> list[dict]:
-    """Write estimates.csv, log every job's estimate, raise PreflightError if one does not fit."""
+    """Write estimates.csv (unless `out_csv` is None), log every job's estimate, raise
+    PreflightError if one does not fit."""
     profiles = {name: io.read_json(path) for name, path in profile_paths.items()}
     rows = estimate(config, datasets, shapes, profiles)
     for r in rows:
@@ -115,7 +116,8 @@ def run(
             f"{len(bad)} job(s) exceed resources.gpu_mem_gb = {limit}: {names}. Lower train.micro_batch_tokens "
             "or evaluate.batch_size, or turn on train.gradient_checkpointing / autocast."
         )
-    io.write_csv(out_csv, pd.DataFrame(rows, columns=COLUMNS))
+    if out_csv:
+        io.write_csv(out_csv, pd.DataFrame(rows, columns=COLUMNS))
     return rows
 
 
@@ -146,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     datasets = resolve_datasets(config)
     profiles = {d: p for d in datasets if (p := Path(f"results/data/{d}/profile.json")).exists()}
     try:
-        run(config, datasets, model_shapes(config), profiles, args.out or "/dev/null")
+        run(config, datasets, model_shapes(config), profiles, args.out)
     except PreflightError as err:
         log.error("%s", err)
         return 1
