@@ -103,7 +103,7 @@ def analysed(tmp_path_factory, tiny_model_dir):
     work = tmp_path_factory.mktemp("analysis")
     config = tiny_config(tiny_model_dir, analysis=ANALYSIS)
     cfg = write_config(work / "config.yaml", config)
-    run_snakemake(work, cfg, *[f"results/data/{n}/eval.jsonl" for n in NAMES])
+    run_snakemake(work, cfg, *[f"results/data/{n}/{s}.jsonl" for n in NAMES for s in ("train", "eval")])
     fabricate_evaluations(work, config)
     an = "results/analysis/tiny"
     targets = [  # the analyses and the summary only (the rules of other studies are not needed)
