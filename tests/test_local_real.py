@@ -78,6 +78,7 @@ def real_run(tmp_path_factory, tiny_model_dir):
         "results/matrix/tiny/delta.csv",
         "results/data/imdb/profile.json",
         "results/analysis/tiny/classes/distribution_generated.csv",
+        "results/data/uci_sentences/train.jsonl",  # a target only: its train split is asked for here
     ]
     run_snakemake(work, configfile, *targets)
     return work / "results"
