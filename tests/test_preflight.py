@@ -101,3 +101,25 @@ def test_preflight_without_out_writes_nothing(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert preflight.main([str(ROOT / "config" / "experiments" / "latent_traits.yaml")]) == 0
     assert list(tmp_path.iterdir()) == []
+
+
+def test_preflight_records_weights_and_logs_each_jobs_request(caplog):
+    """estimates.csv's weights_gib feeds the host-memory request (transfer_atlas.requests)."""
+    config = load_config(ROOT / "config" / "experiments" / "latent_traits.yaml")
+    config["sources"], config["targets"] = ["gsm8k"], ["gsm8k"]
+    with caplog.at_level("INFO", logger="transfer_atlas.preflight"):
+        rows = preflight.run(config, resolve_datasets(config), preflight.model_shapes(config), {}, None)
+    assert {r["weights_gib"] for r in rows} == {round(2 * 3_212_749_824 / memory.GIB, 2)}  # 5.98
+    train = next(r for r in rows if r["job"] == "train_lora")
+    minutes = -(-(2 * train["runtime_min"] + 5) // 1)  # runtime_margin 2, startup_min 5 (schema defaults)
+    assert f"asks {int(minutes)} min, {int(-(-(5.98 * 1024 + 6000) // 1))} MB host" in caplog.text
+
+
+def test_dtype_auto_is_estimated_as_bfloat16():
+    """`dtype: auto` (the schema default) is bfloat16 on a GPU; the preflight once failed on it."""
+    config = load_config(ROOT / "config" / "experiments" / "latent_traits.yaml")
+    config["sources"], config["targets"] = ["gsm8k"], ["gsm8k"]
+    datasets, shapes = resolve_datasets(config), preflight.model_shapes(config)
+    bf16 = preflight.estimate(config, datasets, shapes)
+    config["models"][0]["dtype"] = "auto"
+    assert preflight.estimate(config, datasets, shapes) == bf16
