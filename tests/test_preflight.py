@@ -123,3 +123,53 @@ def test_dtype_auto_is_estimated_as_bfloat16():
     bf16 = preflight.estimate(config, datasets, shapes)
     config["models"][0]["dtype"] = "auto"
     assert preflight.estimate(config, datasets, shapes) == bf16
+
+
+@pytest.mark.parametrize(("rows", "prompt", "new", "budget"), [(3, 20, 10, None), (4, 12, 70, 2 * 82)])
+def test_kv_cache_estimate_equals_the_decoders_cache(tiny_model_dir, rows, prompt, new, budget):
+    """eval_peak's kv_cache term = the bytes of transfer_atlas.decoding's cache buffers at their
+    largest (spare HEADROOM steps included; a KV budget of two rows admits two)."""
+    from transfer_atlas import decoding
+    from transfer_atlas.models import load_model
+
+    model = load_model({"load_path": str(tiny_model_dir)}, "float32", torch.device("cpu"))
+    ids = torch.randint(
+        0, model.config.vocab_size, (rows, prompt), generator=torch.Generator().manual_seed(0)
+    )
+    seen, step = [], decoding._step
+
+    def counting_step(m, batch):
+        seen.append(sum(x._k.nbytes + x._v.nbytes for x in batch.cache.layers))
+        return step(m, batch)
+
+    decoding._step = counting_step
+    try:
+        out = decoding.continuous_greedy(
+            model, ids.tolist(), range(rows), new, 0, lambda i, t: False, rows, kv_budget=budget
+        )
+    finally:
+        decoding._step = step
+    assert [len(x) for x in out] == [new] * rows
+    est = memory.eval_peak(str(tiny_model_dir), "float32", rows, prompt, new, kv_budget=budget)
+    assert est["kv_cache"] == max(seen)
+
+
+def test_scoring_runtime_counts_the_forward_flops_of_every_choice():
+    """A multiple-choice target's minutes: n x prompt tokens x 4 choices x 2N FLOPs at 40% of
+    resources.gpu_tflops (it was priced as a few bandwidth-bound steps: ~0 min per target)."""
+    config = load_config(ROOT / "config" / "experiments" / "donors_recipients.yaml")
+    datasets = resolve_datasets(config)
+    target = next(t for t in datasets if t.startswith("arc."))
+    model = config["models"][0]
+    shape = preflight.model_shapes(config)[model["name"]]
+    row = preflight.eval_row(model, shape, target, datasets[target], config, None)
+    n_params = memory.eval_peak(shape, "bfloat16", 1, 1, 1)["n_params"]
+    seconds = (
+        datasets[target]["n_eval"]
+        * 1024
+        * 4
+        * 2
+        * n_params
+        / (config["resources"]["gpu_tflops"] * 1e12 * 0.4)
+    )
+    assert row["runtime_min"] == round(seconds / 60, 1) and row["runtime_min"] > 1

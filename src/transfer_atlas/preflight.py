@@ -9,8 +9,10 @@ Every model job's SLURM request (runtime, mem_mb, gpu_mem_mb) is computed from i
 the attempt (transfer_atlas.requests). A job that does not fit fails the rule with its name and why, so no GPU job starts.
 
 Lengths: from results/data/{dataset}/profile.json when given (the model's token counts:
-max prompt + target for training, max eval prompt for evaluation), else the worst case
-(train.max_length; evaluation prompts of `DEFAULT_PROMPT_TOKENS`).
+max prompt + target for training, max eval prompt for evaluation memory, mean eval prompt
+for its runtime), else the worst case (train.max_length; evaluation prompts of
+`DEFAULT_PROMPT_TOKENS`). Evaluation runtime: scoring every choice (or label) as its own
+sequence plus the prefill, compute bound, plus the decode steps, bandwidth bound.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from transfer_atlas.validation import plan
 
 log = logging.getLogger(__name__)
 DEFAULT_PROMPT_TOKENS = 1024
+MC_CHOICES = 4  # choices assumed per multiple-choice item (ARC, MMLU, HellaSwag: 4) for runtimes
 COLUMNS = ["job", "model", "dataset", "peak_gib", "runtime_min", "weights_gib", "fits", "detail"]
 
 
@@ -70,8 +73,15 @@ def eval_row(model: dict, shape: str, target: str, spec: dict, config: dict, pro
     dtype = gpu_dtype(model)
     est = memory.eval_peak(shape, dtype, batch, int(prompt), new, kv_budget, generate=generate)
     n = spec.get("n_eval") or (profile or {}).get("splits", {}).get("eval", {}).get("n") or 1000
-    steps = math.ceil(n / batch) * (new if generate else 1)
-    seconds = memory.generation_runtime_s(est["weights"], est["kv_cache"], steps, res["gpu_tb_s"])
+    mean = _tokens(profile, model["name"], "eval", "prompt", "mean") or prompt
+    # every choice scored as its own sequence (an upper bound: single-token choices share one)
+    scored = 0 if card.is_generation else n * mean * max(len(card.labels), MC_CHOICES)
+    seconds = memory.forward_runtime_s(
+        est["n_params"], scored + (n * mean if generate else 0), res["gpu_tflops"]
+    )
+    if generate:
+        steps = math.ceil(n / batch) * new
+        seconds += memory.generation_runtime_s(est["weights"], est["kv_cache"], steps, res["gpu_tb_s"])
     return _row("evaluate", model["name"], target, est, seconds, res, ("eval_work", "weights", "kv_cache"))
 
 
