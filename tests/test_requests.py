@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 
 import pytest
 
@@ -124,3 +125,31 @@ def test_slurm_dry_run_shows_requests_from_the_preflight(tmp_path, tiny_model_di
         assert {k: int(got[k]) for k in want} == want, (rule, got)
         assert want["gpu_mem_mb"] > 6 * 1024  # a 3B-shaped model in bf16: > 6 GiB of weights
         assert int(got["runtime"]) != res[f"{stage}_runtime"]
+
+
+def test_the_slurm_plugin_submits_the_requests(tmp_path):
+    """The sbatch line snakemake-executor-plugin-slurm builds for a train_lora job on attempt 2:
+    -t and --mem from the estimate, the GPU-memory constraint as -C, one GPU; gpu_mem_mb
+    itself never reaches sbatch (SLURM has no GPU-memory request)."""
+    submit = pytest.importorskip("snakemake_executor_plugin_slurm.submit_string")
+    from snakemake_executor_plugin_slurm.utils import set_gres_string
+
+    class Resources(dict):
+        __getattr__ = dict.__getitem__
+
+    req = job_requests(
+        _estimates(tmp_path, "train_lora,m,a,30.0,26.2,5.98,True,x\n"), RES, "train_lora", "m", ["a"], 2
+    )
+    resources = Resources(req, gpu=1, constraint="a100_80gb|h100")
+    job = SimpleNamespace(resources=resources, threads=8)
+    params = {
+        "run_uuid": "u",
+        "slurm_logfile": "log",
+        "comment_str": "rule_train_lora",
+        "account": "",
+        "partition": "",
+    }
+    call = submit.get_submit_command(job, params | {"workdir": str(tmp_path)}) + set_gres_string(job)
+    assert " -t 116 " in call and " --mem 24248 " in call and " -C 'a100_80gb|h100' " in call
+    assert call.endswith(" --gpus=1") and "--cpus-per-task=8" in call
+    assert str(req["gpu_mem_mb"]) == "61440" and "61440" not in call
