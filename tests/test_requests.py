@@ -97,9 +97,8 @@ def _dry_run_requests(workdir, configfile) -> dict:
     return jobs
 
 
-def test_slurm_dry_run_shows_requests_from_the_preflight(tmp_path, tiny_model_dir):
-    """A gpu > 0 config: before the preflight has run the dry run shows the config's values;
-    with results/preflight/estimates.csv present, the requests computed from it."""
+def _gpu_config(tmp_path, tiny_model_dir):
+    """A gpu > 0 config on the tiny model, estimated as a Llama-3.2-3B shape."""
     shape = str(ROOT / "resources" / "models" / "llama-3.2-3b.json")
     config = {
         "models": [{"name": "tiny", "path": str(tiny_model_dir), "shape": shape}],
@@ -108,7 +107,13 @@ def test_slurm_dry_run_shows_requests_from_the_preflight(tmp_path, tiny_model_di
         "evaluate": {"batch_size": 4},
         "resources": {"gpu": 1, "train_runtime": 7, "evaluate_runtime": 3, "train_mem_mb": 1111},
     }
-    configfile = write_config(tmp_path / "config.yaml", config)
+    return write_config(tmp_path / "config.yaml", config)
+
+
+def test_slurm_dry_run_shows_requests_from_the_preflight(tmp_path, tiny_model_dir):
+    """A gpu > 0 config: before the preflight has run the dry run shows the config's values;
+    with results/preflight/estimates.csv present, the requests computed from it."""
+    configfile = _gpu_config(tmp_path, tiny_model_dir)
     before = _dry_run_requests(tmp_path, configfile)
     train = next(v for (rule, _), v in before.items() if rule == "train_lora")
     assert (train["runtime"], train["mem_mb"], train["gpu_mem_mb"], train["gpu"]) == ("7", "1111", "0", "1")
@@ -153,3 +158,25 @@ def test_the_slurm_plugin_submits_the_requests(tmp_path):
     assert " -t 116 " in call and " --mem 24248 " in call and " -C 'a100_80gb|h100' " in call
     assert call.endswith(" --gpus=1") and "--cpus-per-task=8" in call
     assert str(req["gpu_mem_mb"]) == "61440" and "61440" not in call
+
+
+def test_a_run_evaluates_the_requests_again_once_the_preflight_wrote_them(tmp_path, tiny_model_dir):
+    """In one run, train_lora is planned before estimates.csv exists (fallback values) and
+    starts with the computed ones: Snakemake re-evaluates the resources of a job about to
+    start. (The job then fails at once: gpu=1 and no CUDA here.)"""
+    configfile = _gpu_config(tmp_path, tiny_model_dir)
+    proc = run_snakemake(tmp_path, configfile, "results/adapters/tiny/sentiment2/seed0", check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "CUDA is not available" in out
+    started = {
+        rule: dict(kv.split("=", 1) for kv in res.split(", ")) for rule, _, res in RESOURCES.findall(out)
+    }
+    want = job_requests(
+        tmp_path / "results" / "preflight" / "estimates.csv",
+        load_config(configfile)["resources"],
+        "train_lora",
+        "tiny",
+        ["sentiment2"],
+        1,
+    )
+    assert {k: int(started["train_lora"][k]) for k in want} == want and want["mem_mb"] != 1111
