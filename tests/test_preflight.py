@@ -173,3 +173,20 @@ def test_scoring_runtime_counts_the_forward_flops_of_every_choice():
         / (config["resources"]["gpu_tflops"] * 1e12 * 0.4)
     )
     assert row["runtime_min"] == round(seconds / 60, 1) and row["runtime_min"] > 1
+
+
+def test_training_minutes_without_profiles_use_the_configured_train_size():
+    """Before the data is prepared (the CLI), n_train comes from the dataset's config: 3 epochs
+    of 90% of 300 examples at batch 16 = 51 steps of 16 x 512 tokens (it used one batch)."""
+    config = load_config(ROOT / "config" / "experiments" / "donors_recipients.yaml")
+    datasets = resolve_datasets(config)
+    source = next(s for s in datasets if s.startswith("arc."))
+    model = config["models"][0]
+    row = preflight.train_row(
+        model, preflight.model_shapes(config)[model["name"]], source, config, None, datasets[source]
+    )
+    n_params = memory.eval_peak(preflight.model_shapes(config)[model["name"]], "bfloat16", 1, 1, 1)[
+        "n_params"
+    ]
+    seconds = memory.train_runtime_s(n_params, 51 * 16 * 512, True, config["resources"]["gpu_tflops"])
+    assert row["runtime_min"] == round(seconds / 60, 1) == 2.7  # 0.2 before

@@ -49,13 +49,19 @@ def gpu_dtype(model: dict) -> str:
     return "bfloat16" if dtype == "auto" else dtype
 
 
-def train_row(model: dict, shape: str, source: str, config: dict, profile: dict | None) -> dict:
+def train_row(
+    model: dict, shape: str, source: str, config: dict, profile: dict | None, spec: dict | None = None
+) -> dict:
     train, res = config["train"], config["resources"]
     est = memory.train_peak(shape, train, gpu_dtype(model))
     mean = (_tokens(profile, model["name"], "train", "prompt", "mean") or 0) + (
         _tokens(profile, model["name"], "train", "target", "mean") or 0
     )
-    n_train = ((profile or {}).get("splits", {}).get("train", {}).get("n")) or train["batch_size"]
+    n_train = (
+        ((profile or {}).get("splits", {}).get("train", {}).get("n"))
+        or (spec or {}).get("n_train")  # before the data is prepared: the configured size
+        or train["batch_size"]
+    )
     n_train -= round((train.get("val_fraction") or 0) * n_train)
     steps = plan(train, max(1, n_train))["steps"]  # `epochs` or `steps` (transfer_atlas.validation)
     tokens = steps * train["batch_size"] * min(mean or train["max_length"], train["max_length"])
@@ -109,7 +115,7 @@ def estimate(
     rows = []
     for model in config["models"]:
         shape = shapes[model["name"]]
-        rows += [train_row(model, shape, s, config, profiles.get(s)) for s in sources(config)]
+        rows += [train_row(model, shape, s, config, profiles.get(s), datasets[s]) for s in sources(config)]
         rows += [eval_row(model, shape, t, datasets[t], config, profiles.get(t)) for t in targets(config)]
     return rows
 
