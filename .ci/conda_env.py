@@ -10,9 +10,8 @@ Usage:
 """
 
 import sys
-from pathlib import Path
-
 import tomllib
+from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = ROOT / "envs" / "transfer-atlas.yaml"

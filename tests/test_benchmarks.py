@@ -93,3 +93,17 @@ def test_gpu_scripts_refuse_to_run_on_a_cpu(cmd):
     proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=120, env=env)
     assert proc.returncode != 0 and "CUDA is not available" in proc.stderr
     assert f"torch {torch.__version__}" in proc.stderr or torch.__version__ in proc.stdout
+
+
+def test_memory_check_measures_every_phase_at_toy_size(tmp_path, tiny_model_dir):
+    """perf/memory_check.py on the tiny model: the cache estimate is exact, the saved-tensor
+    count close, and every phase's allocated peak is measured (> 0) and written."""
+    root = Path(__file__).resolve().parents[1]
+    cmd = [sys.executable, str(root / "perf" / "memory_check.py"), "--model-dir", str(tiny_model_dir)]
+    cmd += ["--rows", "2", "--width", "64", "--eval-rows", "2", "--prompt", "32", "--new", "8"]
+    subprocess.run([*cmd, "--out", str(tmp_path)], check=True, capture_output=True, timeout=300)
+    (path,) = tmp_path.glob("memory-check-*.json")
+    record = json.loads(path.read_text())
+    assert record["generate"]["error"]["kv_bytes"] == 0
+    assert abs(record["train"]["error"]["saved_bytes"]) < 0.15
+    assert all(record[p]["measured"]["allocated"] > 0 for p in ("train", "score", "generate"))

@@ -4,9 +4,9 @@ the small configs of tests/configs/ validate, LICENSE is the license pyproject d
 
 import subprocess
 import sys
+import tomllib
 
 import pytest
-import tomllib
 import yaml
 
 from tests.conftest import ROOT

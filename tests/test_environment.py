@@ -4,8 +4,8 @@ env is never created here; `snakemake --lint` (make lint) checks that every rule
 
 import subprocess
 import sys
-
 import tomllib
+
 import yaml
 from packaging.requirements import Requirement
 

@@ -101,3 +101,92 @@ def test_preflight_without_out_writes_nothing(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert preflight.main([str(ROOT / "config" / "experiments" / "latent_traits.yaml")]) == 0
     assert list(tmp_path.iterdir()) == []
+
+
+def test_preflight_records_weights_and_logs_each_jobs_request(caplog):
+    """estimates.csv's weights_gib feeds the host-memory request (transfer_atlas.requests)."""
+    config = load_config(ROOT / "config" / "experiments" / "latent_traits.yaml")
+    config["sources"], config["targets"] = ["gsm8k"], ["gsm8k"]
+    with caplog.at_level("INFO", logger="transfer_atlas.preflight"):
+        rows = preflight.run(config, resolve_datasets(config), preflight.model_shapes(config), {}, None)
+    assert {r["weights_gib"] for r in rows} == {round(2 * 3_212_749_824 / memory.GIB, 2)}  # 5.98
+    train = next(r for r in rows if r["job"] == "train_lora")
+    minutes = -(-(2 * train["runtime_min"] + 5) // 1)  # runtime_margin 2, startup_min 5 (schema defaults)
+    assert f"asks {int(minutes)} min, {int(-(-(5.98 * 1024 + 6000) // 1))} MB host" in caplog.text
+
+
+def test_dtype_auto_is_estimated_as_bfloat16():
+    """`dtype: auto` (the schema default) is bfloat16 on a GPU; the preflight once failed on it."""
+    config = load_config(ROOT / "config" / "experiments" / "latent_traits.yaml")
+    config["sources"], config["targets"] = ["gsm8k"], ["gsm8k"]
+    datasets, shapes = resolve_datasets(config), preflight.model_shapes(config)
+    bf16 = preflight.estimate(config, datasets, shapes)
+    config["models"][0]["dtype"] = "auto"
+    assert preflight.estimate(config, datasets, shapes) == bf16
+
+
+@pytest.mark.parametrize(("rows", "prompt", "new", "budget"), [(3, 20, 10, None), (4, 12, 70, 2 * 82)])
+def test_kv_cache_estimate_equals_the_decoders_cache(tiny_model_dir, rows, prompt, new, budget):
+    """eval_peak's kv_cache term = the bytes of transfer_atlas.decoding's cache buffers at their
+    largest (spare HEADROOM steps included; a KV budget of two rows admits two)."""
+    from transfer_atlas import decoding
+    from transfer_atlas.models import load_model
+
+    model = load_model({"load_path": str(tiny_model_dir)}, "float32", torch.device("cpu"))
+    ids = torch.randint(
+        0, model.config.vocab_size, (rows, prompt), generator=torch.Generator().manual_seed(0)
+    )
+    seen, step = [], decoding._step
+
+    def counting_step(m, batch):
+        seen.append(sum(x._k.nbytes + x._v.nbytes for x in batch.cache.layers))
+        return step(m, batch)
+
+    decoding._step = counting_step
+    try:
+        out = decoding.continuous_greedy(
+            model, ids.tolist(), range(rows), new, 0, lambda i, t: False, rows, kv_budget=budget
+        )
+    finally:
+        decoding._step = step
+    assert [len(x) for x in out] == [new] * rows
+    est = memory.eval_peak(str(tiny_model_dir), "float32", rows, prompt, new, kv_budget=budget)
+    assert est["kv_cache"] == max(seen)
+
+
+def test_scoring_runtime_counts_the_forward_flops_of_every_choice():
+    """A multiple-choice target's minutes: n x prompt tokens x 4 choices x 2N FLOPs at 40% of
+    resources.gpu_tflops (it was priced as a few bandwidth-bound steps: ~0 min per target)."""
+    config = load_config(ROOT / "config" / "experiments" / "donors_recipients.yaml")
+    datasets = resolve_datasets(config)
+    target = next(t for t in datasets if t.startswith("arc."))
+    model = config["models"][0]
+    shape = preflight.model_shapes(config)[model["name"]]
+    row = preflight.eval_row(model, shape, target, datasets[target], config, None)
+    n_params = memory.eval_peak(shape, "bfloat16", 1, 1, 1)["n_params"]
+    seconds = (
+        datasets[target]["n_eval"]
+        * 1024
+        * 4
+        * 2
+        * n_params
+        / (config["resources"]["gpu_tflops"] * 1e12 * 0.4)
+    )
+    assert row["runtime_min"] == round(seconds / 60, 1) and row["runtime_min"] > 1
+
+
+def test_training_minutes_without_profiles_use_the_configured_train_size():
+    """Before the data is prepared (the CLI), n_train comes from the dataset's config: 3 epochs
+    of 90% of 300 examples at batch 16 = 51 steps of 16 x 512 tokens (it used one batch)."""
+    config = load_config(ROOT / "config" / "experiments" / "donors_recipients.yaml")
+    datasets = resolve_datasets(config)
+    source = next(s for s in datasets if s.startswith("arc."))
+    model = config["models"][0]
+    row = preflight.train_row(
+        model, preflight.model_shapes(config)[model["name"]], source, config, None, datasets[source]
+    )
+    n_params = memory.eval_peak(preflight.model_shapes(config)[model["name"]], "bfloat16", 1, 1, 1)[
+        "n_params"
+    ]
+    seconds = memory.train_runtime_s(n_params, 51 * 16 * 512, True, config["resources"]["gpu_tflops"])
+    assert row["runtime_min"] == round(seconds / 60, 1) == 2.7  # 0.2 before

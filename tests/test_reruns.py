@@ -34,6 +34,9 @@ EXECUTION_CHANGES = {
     "resources.evaluate_mem_mb": 1234,
     "resources.train_runtime": 7,
     "resources.evaluate_runtime": 7,
+    "resources.runtime_margin": 3.0,
+    "resources.startup_min": 9,
+    "resources.host_base_mb": 1234,
     "analysis.semantic.batch_size": 5,
     "analysis.transfer_roles.external_only": True,
 }

@@ -326,3 +326,20 @@ def test_scoring_halves_its_batch_on_out_of_memory(tiny_model, monkeypatch):
     assert fails and max(fails) > 2
     for g, w in zip(got, want):
         assert g == pytest.approx(w, abs=1e-4)
+
+
+def test_scoring_builds_no_kv_cache(tiny_model):
+    """A scoring forward keeps no keys/values: in eval the model's use_cache defaults to True,
+    which held a batch x prompt KV cache during every scoring forward (perf/memory_check.py:
+    SmolLM2 at 8 x 256, 152 MB allocated instead of the estimated 66 MB)."""
+    from transfer_atlas.scoring import choice_logprobs
+
+    model, tok = tiny_model
+    assert model.config.use_cache
+    caches = []
+    handle = model.register_forward_hook(lambda m, i, out: caches.append(out.past_key_values))
+    try:
+        choice_logprobs(model, tok, ["Review: fine\nAnswer:"] * 2, [[" yes", " no way"]] * 2)
+    finally:
+        handle.remove()
+    assert caches and all(c is None for c in caches)

@@ -17,18 +17,21 @@ train peak = weights (n_params x dtype bytes)
            + OVERHEAD_BYTES (CUDA context, cuBLAS workspace), then x ALLOCATOR_FACTOR
              (temporaries and allocator caching; calibrated on a measured CPU step)
 eval peak  = weights + max(generation, scoring):
-  generation: KV cache of `batch` rows x (longest prompt + max_new_tokens) tokens (at most
-              evaluate.kv_token_budget), times 1 + 1/layers while the continuous-batching
+  generation: KV cache of `batch` rows (fewer when evaluate.kv_token_budget admits fewer) x
+              (longest prompt + max_new_tokens, rounded up to the decoder's spare steps)
+              tokens, times 1 + 1/layers while the continuous-batching
               cache is rebuilt layer by layer, + one layer's
               prefill intermediates (rows x tokens x (6 hidden + 3 intermediate) elements;
               no gradient, so nothing else is kept) of the rows admitted at once (the KV
               budget limits them too) + last-position fp32 logits;
-  scoring:    the prefill intermediates of `batch` rows (logits only at the scored positions,
-              log-probabilities as logit - logsumexp: no float32 vocabulary-sized copies).
+  scoring:    the prefill intermediates of `batch` rows (no KV cache: use_cache=False;
+              logits only at the scored positions, log-probabilities as logit - logsumexp: no
+              float32 vocabulary-sized copies).
 
 Runtimes: training 2N FLOPs per token forward + 2N backward (frozen base: no weight
-gradients) + 2N recompute with checkpointing, at `mfu` of `gpu_tflops`; generation is
-bandwidth bound: each decode step reads the weights and the cache once (`gpu_tb_s`).
+gradients) + 2N recompute with checkpointing, at `mfu` of `gpu_tflops`; scoring and prefill
+2N FLOPs per token, the same way; decoding is bandwidth bound: each decode step reads the
+weights and the cache once (`gpu_tb_s`).
 """
 
 from __future__ import annotations
@@ -41,13 +44,18 @@ from pathlib import Path
 
 import torch
 
+from transfer_atlas.decoding import HEADROOM
 from transfer_atlas.train_step import LOSS_CHUNK
 
 GIB = 2**30
 OVERHEAD_BYTES = 1 * GIB
-# Measured on CPU (perf/memory_check.py, perf/results/memory-check-*.json): the saved-tensor
-# count is within 2% (tiny model, SmolLM2-135M at 4 x 256), but SmolLM2's peak RSS during the
-# step is 1.41 x activations + loss + LoRA state (backward temporaries); the factor covers it.
+# Measured on CPU (perf/memory_check.py, perf/results/memory-check-*.json, fp32): torch's
+# allocated peak is at or below the estimate in every phase (SmolLM2-135M: training step
+# +9%, scoring +14%, generation +25%, the KV cache exact; tiny model +13..+49%). Peak RSS is
+# higher than the allocations (SmolLM2's step: 2578 MB allocated, 4350 MB RSS in a fresh
+# process: the memory-mapped checkpoint paged in, ~0.5 GB, which a GPU holds as `weights`,
+# plus heap the C allocator keeps after frees). The GPU's caching allocator reserves more
+# than it allocates too; this factor covers that and the temporaries. Not measured on a GPU.
 ALLOCATOR_FACTOR = 1.4
 DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
 
@@ -194,27 +202,36 @@ def eval_peak(
 ) -> dict:
     """Estimated peak bytes of an evaluation job (generation and scoring at `batch` rows).
 
-    The cache holds batch x (prompt + new) tokens, or `kv_budget` tokens when smaller;
-    `cache_copies` (default 1 + 1/layers: the layer-by-layer rebuild of
+    The cache holds the rows admitted at once (`batch`, or as many as `kv_budget` admits at
+    prompt + new tokens each, as transfer_atlas.decoding does) x the buffer's steps (prompt +
+    new rounded up to decoding.HEADROOM, the spare steps it grows by; at least prompt +
+    HEADROOM); `cache_copies` (default 1 + 1/layers: the layer-by-layer rebuild of
     transfer_atlas.decoding; 3 before it) is the cache's peak while rows join. `generate`:
-    False for targets that are only scored (classify / multiple choice)."""
+    False for targets that are only scored (classify / multiple choice; no KV cache)."""
     model = _cached_model(str(config_source), dtype, "", False)
     s = shape_of(model)
     kv_per_token = s.n_layers * 2 * s.kv_heads * s.head_dim * s.wbytes
-    tokens = batch * (prompt_tokens + new_tokens)
-    kv = min(tokens, kv_budget or tokens) * kv_per_token
+    admitted = min(batch, max(1, kv_budget // (prompt_tokens + new_tokens))) if kv_budget else batch
+    steps = prompt_tokens + HEADROOM * max(1, math.ceil((new_tokens - 1) / HEADROOM))
+    kv = admitted * steps * kv_per_token
     copies = 1 + 1 / s.n_layers if cache_copies is None else cache_copies
     per_token = (6 * s.hidden + 3 * s.intermediate) * s.wbytes  # one layer's no-grad intermediates
-    admitted = min(batch, max(1, kv_budget // (prompt_tokens + new_tokens))) if kv_budget else batch
-    generation = kv * copies + admitted * prompt_tokens * per_token + batch * s.vocab * 4
+    generation = kv * copies + admitted * prompt_tokens * per_token + admitted * s.vocab * 4
     scoring = batch * prompt_tokens * per_token + batch * 8 * 4  # + [batch, 8] float32 log-sum-exps
     terms = {"weights": s.n_params * s.wbytes, "eval_work": max(generation, scoring) if generate else scoring}
-    return _total(terms) | {"kv_cache": kv if generate else 0}
+    extra = {"generation": generation if generate else 0, "scoring": scoring, "n_params": s.n_params}
+    return _total(terms) | {"kv_cache": kv if generate else 0} | extra
 
 
 def train_runtime_s(n_params: int, tokens: int, ckpt: bool, gpu_tflops: float, mfu: float = 0.4) -> float:
     """Seconds to train on `tokens` tokens (see the module docstring)."""
     return tokens * (6 if ckpt else 4) * n_params / (gpu_tflops * 1e12 * mfu)
+
+
+def forward_runtime_s(n_params: int, tokens: int, gpu_tflops: float, mfu: float = 0.4) -> float:
+    """Seconds of no-grad forward passes over `tokens` tokens (scoring, prefill: compute bound,
+    2N FLOPs per token) at `mfu` of `gpu_tflops`."""
+    return tokens * 2 * n_params / (gpu_tflops * 1e12 * mfu)
 
 
 STEP_OVERHEAD_S = 0.025  # assumed per decode step: kernel launches of an eager HF model (not measured)

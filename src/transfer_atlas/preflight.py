@@ -3,12 +3,16 @@
 results/preflight/estimates.csv, one row per job kind (seeds of a training job and
 adapters of an evaluation job share their row: same shapes):
   job (train_lora | evaluate), model, dataset (source, or target of an evaluate cell),
-  peak_gib, runtime_min, fits (peak_gib <= resources.gpu_mem_gb), detail (the largest terms)
-A job that does not fit fails the rule with its name and why, so no GPU job starts.
+  peak_gib, runtime_min, weights_gib (the model's weights: what the job loads into host
+  memory first), fits (peak_gib <= resources.gpu_mem_gb), detail (the largest terms)
+Every model job's SLURM request (runtime, mem_mb, gpu_mem_mb) is computed from its row, times
+the attempt (transfer_atlas.requests). A job that does not fit fails the rule with its name and why, so no GPU job starts.
 
 Lengths: from results/data/{dataset}/profile.json when given (the model's token counts:
-max prompt + target for training, max eval prompt for evaluation), else the worst case
-(train.max_length; evaluation prompts of `DEFAULT_PROMPT_TOKENS`).
+max prompt + target for training, max eval prompt for evaluation memory, mean eval prompt
+for its runtime), else the worst case (train.max_length; evaluation prompts of
+`DEFAULT_PROMPT_TOKENS`). Evaluation runtime: scoring every choice (or label) as its own
+sequence plus the prefill, compute bound, plus the decode steps, bandwidth bound.
 """
 
 from __future__ import annotations
@@ -18,13 +22,14 @@ import math
 
 import pandas as pd
 
-from transfer_atlas import io, memory
+from transfer_atlas import io, memory, requests
 from transfer_atlas.tasks import load_card
 from transfer_atlas.validation import plan
 
 log = logging.getLogger(__name__)
 DEFAULT_PROMPT_TOKENS = 1024
-COLUMNS = ["job", "model", "dataset", "peak_gib", "runtime_min", "fits", "detail"]
+MC_CHOICES = 4  # choices assumed per multiple-choice item (ARC, MMLU, HellaSwag: 4) for runtimes
+COLUMNS = ["job", "model", "dataset", "peak_gib", "runtime_min", "weights_gib", "fits", "detail"]
 
 
 class PreflightError(RuntimeError):
@@ -38,13 +43,25 @@ def _tokens(profile: dict | None, model: str, split: str, part: str, key: str) -
         return None
 
 
-def train_row(model: dict, shape: str, source: str, config: dict, profile: dict | None) -> dict:
+def gpu_dtype(model: dict) -> str:
+    """The model's dtype on a GPU: `auto` (the schema default) is bfloat16 there (models.pick_dtype)."""
+    dtype = model.get("dtype", "auto")
+    return "bfloat16" if dtype == "auto" else dtype
+
+
+def train_row(
+    model: dict, shape: str, source: str, config: dict, profile: dict | None, spec: dict | None = None
+) -> dict:
     train, res = config["train"], config["resources"]
-    est = memory.train_peak(shape, train, model.get("dtype", "bfloat16"))
+    est = memory.train_peak(shape, train, gpu_dtype(model))
     mean = (_tokens(profile, model["name"], "train", "prompt", "mean") or 0) + (
         _tokens(profile, model["name"], "train", "target", "mean") or 0
     )
-    n_train = ((profile or {}).get("splits", {}).get("train", {}).get("n")) or train["batch_size"]
+    n_train = (
+        ((profile or {}).get("splits", {}).get("train", {}).get("n"))
+        or (spec or {}).get("n_train")  # before the data is prepared: the configured size
+        or train["batch_size"]
+    )
     n_train -= round((train.get("val_fraction") or 0) * n_train)
     steps = plan(train, max(1, n_train))["steps"]  # `epochs` or `steps` (transfer_atlas.validation)
     tokens = steps * train["batch_size"] * min(mean or train["max_length"], train["max_length"])
@@ -59,11 +76,18 @@ def eval_row(model: dict, shape: str, target: str, spec: dict, config: dict, pro
     generate = card.is_generation or card.also_generate
     new = card.max_new_tokens if generate else 8
     kv_budget = config["evaluate"].get("kv_token_budget")
-    dtype = model.get("dtype", "bfloat16")
+    dtype = gpu_dtype(model)
     est = memory.eval_peak(shape, dtype, batch, int(prompt), new, kv_budget, generate=generate)
     n = spec.get("n_eval") or (profile or {}).get("splits", {}).get("eval", {}).get("n") or 1000
-    steps = math.ceil(n / batch) * (new if generate else 1)
-    seconds = memory.generation_runtime_s(est["weights"], est["kv_cache"], steps, res["gpu_tb_s"])
+    mean = _tokens(profile, model["name"], "eval", "prompt", "mean") or prompt
+    # every choice scored as its own sequence (an upper bound: single-token choices share one)
+    scored = 0 if card.is_generation else n * mean * max(len(card.labels), MC_CHOICES)
+    seconds = memory.forward_runtime_s(
+        est["n_params"], scored + (n * mean if generate else 0), res["gpu_tflops"]
+    )
+    if generate:
+        steps = math.ceil(n / batch) * new
+        seconds += memory.generation_runtime_s(est["weights"], est["kv_cache"], steps, res["gpu_tb_s"])
     return _row("evaluate", model["name"], target, est, seconds, res, ("eval_work", "weights", "kv_cache"))
 
 
@@ -75,6 +99,7 @@ def _row(job, model, dataset, est, seconds, res, terms) -> dict:
         "dataset": dataset,
         "peak_gib": round(peak, 2),
         "runtime_min": round(seconds / 60, 1),
+        "weights_gib": round(est["weights"] / memory.GIB, 2),
         "fits": peak <= res["gpu_mem_gb"],
         "detail": "; ".join(f"{t} {est[t] / memory.GIB:.1f} GiB" for t in terms),
     }
@@ -90,7 +115,7 @@ def estimate(
     rows = []
     for model in config["models"]:
         shape = shapes[model["name"]]
-        rows += [train_row(model, shape, s, config, profiles.get(s)) for s in sources(config)]
+        rows += [train_row(model, shape, s, config, profiles.get(s), datasets[s]) for s in sources(config)]
         rows += [eval_row(model, shape, t, datasets[t], config, profiles.get(t)) for t in targets(config)]
     return rows
 
@@ -103,8 +128,12 @@ def run(
     profiles = {name: io.read_json(path) for name, path in profile_paths.items()}
     rows = estimate(config, datasets, shapes, profiles)
     for r in rows:
+        asks = requests.requests(_as_estimate(r), config["resources"], _stage(r["job"]), attempt=1)
         log.info(
-            "%-10s %-24s %-20s peak %6.1f GiB  ~%6.1f min  %s", *[r[k] for k in COLUMNS[:5]], r["detail"]
+            "%-10s %-24s %-20s peak %6.1f GiB  ~%6.1f min  %s  | asks %d min, %d MB host, %d MiB GPU",
+            *[r[k] for k in COLUMNS[:5]],
+            r["detail"],
+            *[asks[k] for k in ("runtime", "mem_mb", "gpu_mem_mb")],
         )
     bad = [r for r in rows if not r["fits"]]
     if bad:
@@ -119,6 +148,14 @@ def run(
     if out_csv:
         io.write_csv(out_csv, pd.DataFrame(rows, columns=COLUMNS))
     return rows
+
+
+def _as_estimate(row: dict) -> dict:
+    return {"minutes": row["runtime_min"], "peak_gib": row["peak_gib"], "weights_gib": row["weights_gib"]}
+
+
+def _stage(job: str) -> str:
+    return "train" if job == "train_lora" else "evaluate"
 
 
 def model_shapes(config: dict, results: str = "results") -> dict[str, str]:

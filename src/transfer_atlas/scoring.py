@@ -167,8 +167,12 @@ def _forward_last(model, pad: int, trim: bool, seqs: list[list[int]], keep: int)
     position (full-sequence logits, as lm-evaluation-harness computes them)."""
     device = next(model.parameters()).device
     inp, mask, positions = left_pad(seqs, pad, device)
-    out = model(
-        input_ids=inp, attention_mask=mask, position_ids=positions, logits_to_keep=keep if trim else 0
+    out = model(  # use_cache=False: a scoring forward never reuses its keys/values (on by default in eval)
+        input_ids=inp,
+        attention_mask=mask,
+        position_ids=positions,
+        logits_to_keep=keep if trim else 0,
+        use_cache=False,
     )
     return _LogProbs(out.logits[:, -keep:])
 

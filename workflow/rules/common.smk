@@ -3,6 +3,7 @@
 
 from transfer_atlas import config as ta_config
 from transfer_atlas import data
+from transfer_atlas.requests import job_requests
 from transfer_atlas.settings import rerun_settings
 from transfer_atlas.tasks import RESOURCES
 
@@ -60,20 +61,34 @@ def evaluate_settings(wildcards):
 
 
 def model_rule_resources(stage):
-    """gpu, and host memory / minutes that grow with Snakemake's `attempt` (1, 2, 3 with
-    retries: 2), so a job retried after a timeout or an out-of-memory kill asks for more.
+    """gpu, and runtime (minutes), mem_mb (host MB) and gpu_mem_mb (GPU MiB) from the
+    preflight's estimate of this job, times Snakemake's `attempt` (1, 2, 3 with retries: 2);
+    the config's {stage}_runtime / {stage}_mem_mb x attempt when there is no estimate (gpu: 0,
+    or a dry run before the preflight ran: Snakemake evaluates these again when the job is
+    about to start). transfer_atlas.requests has the formulas.
     """
-    res = config["resources"]
+
+    def request(key):
+        def value(wildcards, input, attempt):
+            if stage == "train":
+                job, datasets = "train_lora", [wildcards.source]
+            else:
+                job = "evaluate"
+                target = getattr(wildcards, "target", None)
+                datasets = [target] if target else TARGETS
+            path = input.get("preflight") or None
+            return job_requests(
+                path, config["resources"], job, wildcards.model, datasets, attempt
+            )[key]
+
+        return value
+
     return {
-        "gpu": res["gpu"],
-        "mem_mb": lambda wildcards, attempt: res[f"{stage}_mem_mb"] * attempt,
-        "runtime": lambda wildcards, attempt: res[f"{stage}_runtime"] * attempt,
+        "gpu": config["resources"]["gpu"],
+        "mem_mb": request("mem_mb"),
+        "runtime": request("runtime"),
+        "gpu_mem_mb": request("gpu_mem_mb"),
     }
-
-
-def row_runtime(wildcards, attempt):
-    """Minutes of an evaluate_row job: evaluate_runtime per target, times the attempt."""
-    return config["resources"]["evaluate_runtime"] * len(TARGETS) * attempt
 
 
 def preflight_input(wildcards):

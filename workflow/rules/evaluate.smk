@@ -54,7 +54,7 @@ if config["evaluate"]["job"] == "row":
             "../../envs/transfer-atlas.yaml"
         threads: config["resources"]["evaluate_threads"]
         resources:
-            **model_rule_resources("evaluate") | {"runtime": row_runtime},
+            **model_rule_resources("evaluate"),
         params:
             settings=evaluate_settings,
         script:
