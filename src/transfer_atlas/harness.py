@@ -117,16 +117,24 @@ def run(
     include_defaults: bool = False,
     limit: int | None = None,
     manager=None,
+    softmax_dtype: str | None = None,
 ) -> dict:
     """The harness's `simple_evaluate` on `model` (HFLM on the in-memory model and
     tokenizer) for task YAMLs in `task_dir` (and the harness's own tasks with
-    `include_defaults` or without `task_dir`), at most `limit` documents each: {"results": its aggregate results, "samples": {task: [sample, ...]} in
-    document order}."""
+    `include_defaults` or without `task_dir`), at most `limit` documents each: {"results": its
+    aggregate results, "samples": {task: [sample, ...]} in document order}. `softmax_dtype`:
+    HFLM's option of that name (None: its log-softmax in the model's dtype)."""
     from lm_eval import simple_evaluate
     from lm_eval.models.huggingface import HFLM
     from lm_eval.tasks import TaskManager
 
-    lm = HFLM(pretrained=model, tokenizer=tok, batch_size=batch_size, max_length=max_length)
+    lm = HFLM(
+        pretrained=model,
+        tokenizer=tok,
+        batch_size=batch_size,
+        max_length=max_length,
+        softmax_dtype=softmax_dtype,
+    )
     if manager is None:
         include = str(task_dir) if task_dir else None
         manager = TaskManager(include_path=include, include_defaults=include_defaults or not include)

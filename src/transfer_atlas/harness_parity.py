@@ -16,7 +16,11 @@ def parity(model, tok, records: list[dict], card, cfg: dict, folder, name: str, 
 
     options: train_records (few-shot pool; the harness draws `card.fewshot` examples from it,
     our records must carry the same draw, see `data.add_fewshot`), chat ({"apply",
-    "fewshot_as_multiturn"}: prompts rendered with the tokenizer's chat template)."""
+    "fewshot_as_multiturn"}: prompts rendered with the tokenizer's chat template),
+    softmax_dtype (the harness's HFLM option; "float64" makes its log-likelihoods exact to
+    float32 rounding of the logits: torch's float32 `log_softmax` on a CPU over a 49k-token
+    vocabulary is biased by about +7e-6 nats per token, 4.9e-4 over a 60-token continuation,
+    while our float32 logit - logsumexp stays within 1e-4 of a float64 forward)."""
     chat = options.get("chat") or {}
     ours_in = prompts.render_records(records, tok, chat)
     t0 = time.perf_counter()
@@ -34,6 +38,7 @@ def parity(model, tok, records: list[dict], card, cfg: dict, folder, name: str, 
         num_fewshot=card.fewshot,
         apply_chat_template=bool(chat.get("apply")),
         fewshot_as_multiturn=bool(chat.get("fewshot_as_multiturn")),
+        softmax_dtype=options.get("softmax_dtype"),
     )
     harness_s = time.perf_counter() - t0
     summary = compare(rows, doc_views(out["samples"][name]), ours_in, card)
