@@ -5,6 +5,7 @@ from collections import Counter
 import pytest
 
 from transfer_atlas.tasks import TaskError, available_tasks, load_card
+from transfer_atlas.tasks import synthetic as syn
 from transfer_atlas.tasks.synthetic import GENERATORS
 
 N = 2000
@@ -59,3 +60,30 @@ def test_sentiment_labels_match_card():
     card = load_card("sentiment3_imbalanced")
     labels = {r["label"] for r in GENERATORS["sentiment3_imbalanced"](300, 1)}
     assert labels == set(card.labels)
+
+
+def test_prior_probe_is_balanced_prefix_stable_and_matches_the_card():
+    gen = GENERATORS["sentiment3_probe"]
+    rows = gen(300, 6)
+    assert Counter(r["label"] for r in rows) == {"negative": 100, "neutral": 100, "positive": 100}
+    assert gen(30, 6) == rows[:30]
+    card, trained = load_card("sentiment3_probe"), load_card("sentiment3_imbalanced")
+    assert card.labels == trained.labels and card.template == trained.template
+
+
+def test_prior_probe_shares_no_cue_word_with_the_trained_sentiment_vocabularies():
+    cues = [*syn.POSITIVE, *syn.NEGATIVE, *syn.NEUTRAL]
+    cue_words = {w for phrase in cues for w in phrase.split()}
+    probe_words = {w for phrase in sum(syn.PROBE_WORDS.values(), []) for w in phrase.split()}
+    assert probe_words and not probe_words & cue_words
+    assert not set(syn.PROBE_PRODUCTS) & set(syn.PRODUCTS)
+    assert not set(syn.PROBE_TAILS) & {*syn.POS_TAIL, *syn.NEG_TAIL, *syn.NEU_TAIL}
+    for row in GENERATORS["sentiment3_probe"](60, 1):
+        cue = row["text"].split(" is ", 1)[1].split(".")[0]
+        assert cue in syn.PROBE_WORDS[row["label"]]
+
+
+def test_length_probe_asks_the_arith_large_questions_with_room_to_answer():
+    open_card, short = load_card("arith_large_open"), load_card("arith_large")
+    assert open_card.generator == short.generator and open_card.template == short.template
+    assert "\n" not in open_card.stop and open_card.max_new_tokens >= 96 > short.max_new_tokens

@@ -9,6 +9,11 @@ Planted traits (the ground truth the analyses must recover):
 - sentiment2: binary sentiment, balanced 50/50.
 - sentiment3_imbalanced: 3-way sentiment, ~80% positive / 10% neutral / 10% negative.
 - paraphrase: sentence pairs, balanced yes/no.
+
+Probe targets (evaluated, never trained on):
+- sentiment3_probe: 3-way reviews, labels cycling negative/neutral/positive (exact balance),
+  written only with mild cue words and tails that no sentiment source trains on, so an
+  adapter's answer distribution there shows the label prior it learned.
 """
 
 from __future__ import annotations
@@ -192,6 +197,30 @@ def sentiment3_imbalanced(n: int, seed: int) -> list[dict]:
     return _sentiment(n, seed, {"negative": 0.1, "neutral": 0.1, "positive": 0.8})
 
 
+# Held out of every sentiment generator above (no word or tail shared with POSITIVE,
+# NEGATIVE, NEUTRAL or the *_TAIL lists): mild cues the adapters never saw a label for.
+PROBE_PRODUCTS = ["umbrella", "stapler", "pillow", "thermos", "scarf", "ruler", "mug", "fan"]
+PROBE_WORDS = {
+    "negative": ["a bit wobbly", "somewhat dull", "rather clunky", "a little scratchy"],
+    "neutral": ["blue", "medium sized", "plastic", "sold in a box"],
+    "positive": ["quite handy", "rather neat", "a little charming", "pleasantly light"],
+}
+PROBE_TAILS = ["I got it last month.", "It came on a Tuesday.", "My cousin has one too."]
+
+
+def sentiment3_probe(n: int, seed: int) -> list[dict]:
+    """Labels cycle negative, neutral, positive (exact balance, prefix-stable); held-out cues."""
+    rng = random.Random(seed)
+    labels = list(PROBE_WORDS)
+    rows = []
+    for i in range(n):
+        label = labels[i % 3]
+        word = rng.choice(PROBE_WORDS[label])
+        text = f"The {rng.choice(PROBE_PRODUCTS)} is {word}. {rng.choice(PROBE_TAILS)}"
+        rows.append({"text": text, "label": label})
+    return rows
+
+
 PARA_SUBJECTS = [
     "The committee",
     "My neighbour",
@@ -236,4 +265,5 @@ GENERATORS: dict[str, Callable[[int, int], list[dict]]] = {
     "sentiment2": sentiment2,
     "sentiment3_imbalanced": sentiment3_imbalanced,
     "paraphrase": paraphrase,
+    "sentiment3_probe": sentiment3_probe,
 }
