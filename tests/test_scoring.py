@@ -173,6 +173,20 @@ def test_choice_logprobs_equal_reference(sharp_model, real_prompts, reference, b
             assert g_row == pytest.approx(r_row, abs=1e-5)
 
 
+def test_forwards_share_a_choice_whose_input_is_a_prefix_of_another():
+    """(example, choice, token ids, n continuation tokens) -> forward passes: choice 0's input
+    [1, 2, 3] carries choice 1 and 2 (input [1, 2], single tokens 3 and 9) as SIB-200's
+    " science/technology" carries " sports"; example 1 has its own forward."""
+    requests = [(0, 1, [1, 2, 3], 1), (0, 0, [1, 2, 3, 4], 2), (0, 2, [1, 2, 9], 1), (1, 0, [5, 6], 1)]
+    assert scoring._forwards(requests, shared_prefix=True) == [
+        ([1, 2, 3], [(0, 0, 1, [3, 4]), (0, 1, 1, [3]), (0, 2, 1, [9])]),
+        ([5], [(1, 0, 0, [6])]),
+    ]
+    assert len(scoring._forwards(requests, shared_prefix=False)) == 4
+    # a continuation that differs inside the carrier's input is not a prefix: its own forward
+    assert len(scoring._forwards([(0, 0, [1, 2, 3, 4], 2), (0, 1, [1, 7, 8], 2)], True)) == 2
+
+
 def test_batch_size_does_not_change_predictions(tiny_model, real_prompts):
     model, tok = tiny_model
     prompts, choices = real_prompts

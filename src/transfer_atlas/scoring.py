@@ -177,36 +177,48 @@ def _forward_last(model, pad: int, trim: bool, seqs: list[list[int]], keep: int)
     return _LogProbs(out.logits[:, -keep:])
 
 
-def _score_full(forward, requests, out, batch_size, sort, progress) -> None:
-    """One forward over context + continuation per (example, choice)."""
+def _forwards(requests, shared_prefix: bool) -> list[tuple[list[int], list[tuple]]]:
+    """The forward passes that score `requests`: (input ids, [(example, choice, position of
+    the first continuation token's prediction, continuation ids), ...]) each. With
+    `shared_prefix`, a request whose input (context + continuation[:-1]) is a prefix of another
+    input of the same example is read from that longer forward (a causal model's
+    log-probabilities at a position depend only on the tokens up to it): the choices of one
+    example need one forward per distinct multi-token branch, and single-token choices none of
+    their own (lm-evaluation-harness shares a forward only between identical inputs)."""
+    by_example: dict[int, list] = {}
+    for req in requests:
+        by_example.setdefault(req[0], []).append(req)
+    forwards: list[tuple[list[int], list[tuple]]] = []
+    for reqs in by_example.values():
+        own: list[tuple[list[int], list[tuple]]] = []
+        for i, j, ids, n_cont in sorted(reqs, key=lambda r: -len(r[2])):
+            inp = ids[:-1]
+            member = (i, j, len(inp) - n_cont, ids[-n_cont:])
+            host = next((f for f in own if f[0][: len(inp)] == inp), None) if shared_prefix else None
+            if host is None:
+                own.append((inp, [member]))
+            else:
+                host[1].append(member)
+        forwards += own
+    return forwards
+
+
+def _score(forward, forwards, out, batch_size, sort, progress) -> None:
+    """Run `forwards` in batches; out[example][choice] = the sum of its continuation's
+    log-probabilities (float32)."""
     done = [0]
 
     def process(batch):
-        keep = max(r[3] for r in batch)
-        logp = forward([r[2][:-1] for r in batch], keep)
-        for b, (i, j, ids, n_cont) in enumerate(batch):
-            out[i][j] = float(logp.at(b, keep - n_cont, torch.tensor(ids[-n_cont:])).sum())
+        keep = max(len(inp) - min(m[2] for m in members) for inp, members in batch)
+        logp = forward([inp for inp, _ in batch], keep)
+        for b, (inp, members) in enumerate(batch):
+            for i, j, start, cont in members:
+                out[i][j] = float(logp.at(b, keep - len(inp) + start, torch.tensor(cont)).sum())
         done[0] += len(batch)
         if progress:
-            progress(done[0], len(requests))
+            progress(done[0], len(forwards))
 
-    _batches(requests, batch_size, lambda r: len(r[2]), sort, process)
-
-
-def _score_shared_prefix(forward, groups, out, batch_size, sort, progress) -> None:
-    """Single-token continuations: one forward over the context serves every choice."""
-    done = [0]
-
-    def process(batch):
-        logp = forward([g[1] for g in batch], 1)
-        for b, (i, _, choice_tokens) in enumerate(batch):
-            for j, token in choice_tokens:
-                out[i][j] = float(logp.at(b, 0, torch.tensor([token]))[0])
-        done[0] += len(batch)
-        if progress:
-            progress(done[0], len(groups))
-
-    _batches(groups, batch_size, lambda g: len(g[1]), sort, process)
+    _batches(forwards, batch_size, lambda f: len(f[0]), sort, process)
 
 
 def choice_logprobs(
@@ -225,25 +237,14 @@ def choice_logprobs(
 
     Sequences are left-padded with masked padding and their own position ids; with
     `trim_logits` the LM head runs only on the positions that predict a choice token. By
-    default sequences are batched by length. With `shared_prefix`, an example whose choices are all
-    single tokens is scored from one forward pass over its prompt. Neither batching nor
-    the shared prefix changes the numbers beyond float rounding.
+    default sequences are batched by length. With `shared_prefix`, a choice whose input is a
+    prefix of another choice's input (every single-token choice, and e.g. " sports" beside
+    " science/technology") is read from that choice's forward pass (see `_forwards`). Neither
+    batching nor the shared prefix changes the numbers beyond float rounding.
     """
     requests = build_requests(tok, prompts, choices, max_length)
     out = [[0.0] * len(c) for c in choices]
     pad = tok.pad_token_id if tok.pad_token_id is not None else 0
     forward = partial(_forward_last, model, pad, trim_logits)
-    by_example: dict[int, list] = {}
-    for req in requests:
-        by_example.setdefault(req[0], []).append(req)
-    groups, rest = [], []
-    for i, reqs in by_example.items():
-        if shared_prefix and all(r[3] == 1 for r in reqs):
-            groups.append((i, reqs[0][2][:-1], [(r[1], r[2][-1]) for r in reqs]))
-        else:
-            rest += reqs
-    if groups:
-        _score_shared_prefix(forward, groups, out, batch_size, sort_by_length, progress)
-    if rest:
-        _score_full(forward, rest, out, batch_size, sort_by_length, progress)
+    _score(forward, _forwards(requests, shared_prefix), out, batch_size, sort_by_length, progress)
     return out
