@@ -1,5 +1,6 @@
 """Trait-suite generators: deterministic, and each carries its planted trait."""
 
+import re
 from collections import Counter
 
 import pytest
@@ -87,3 +88,15 @@ def test_length_probe_asks_the_arith_large_questions_with_room_to_answer():
     open_card, short = load_card("arith_large_open"), load_card("arith_large")
     assert open_card.generator == short.generator and open_card.template == short.template
     assert "\n" not in open_card.stop and open_card.max_new_tokens >= 96 > short.max_new_tokens
+
+
+def test_large_word_problems_are_arith_small_with_large_numbers():
+    wording = re.compile(r"(\w+) has \d+ (\w+)\. \1 gets \d+ more \2 and then gives \d+ \2 to a friend\.")
+    large = GENERATORS["arith_large_words"](50, 4)
+    assert all(wording.match(r["question"]) for r in [*GENERATORS["arith_small"](50, 4), *large])
+    for row in large:
+        numbers = [int(t) for t in row["question"].split() if t.isdigit()]
+        assert min(numbers[:2]) >= 10_000 and row["solution"].endswith(f"#### {row['answer']}")
+        assert int(row["answer"]) == numbers[0] + numbers[1] - numbers[2]
+    card = load_card("arith_large_words")
+    assert card.max_new_tokens == 96 and "\n" not in card.stop

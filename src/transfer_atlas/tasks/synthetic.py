@@ -14,6 +14,8 @@ Probe targets (evaluated, never trained on):
 - sentiment3_probe: 3-way reviews, labels cycling negative/neutral/positive (exact balance),
   written only with mild cue words and tails that no sentiment source trains on, so an
   adapter's answer distribution there shows the label prior it learned.
+- arith_large_words: arith_small's word problems with 5-6 digit numbers (room for an
+  adapter to write its source's step-by-step solution on numbers it never trained on).
 """
 
 from __future__ import annotations
@@ -129,13 +131,13 @@ NEU_TAIL = [
 ]
 
 
-def arith_small(n: int, seed: int) -> list[dict]:
-    """Two-step word problems with numbers 2..20 and a worked solution."""
+def _word_problems(n: int, seed: int, lo: int, hi: int) -> list[dict]:
+    """Two-step word problems with operands in [lo, hi] and a worked solution."""
     rng = random.Random(seed)
     rows = []
     for _ in range(n):
         name, item = rng.choice(NAMES), rng.choice(ITEMS)
-        a, b = rng.randint(2, 20), rng.randint(2, 20)
+        a, b = rng.randint(lo, hi), rng.randint(lo, hi)
         c = rng.randint(1, a + b - 1)
         total, answer = a + b, a + b - c
         question = (
@@ -150,6 +152,16 @@ def arith_small(n: int, seed: int) -> list[dict]:
         )
         rows.append({"question": question, "solution": solution, "answer": str(answer)})
     return rows
+
+
+def arith_small(n: int, seed: int) -> list[dict]:
+    """Two-step word problems with numbers 2..20 and a worked solution."""
+    return _word_problems(n, seed, 2, 20)
+
+
+def arith_large_words(n: int, seed: int) -> list[dict]:
+    """arith_small's word problems with 5-6 digit operands (a probe target, never trained on)."""
+    return _word_problems(n, seed, 10_000, 999_999)
 
 
 def arith_large(n: int, seed: int) -> list[dict]:
@@ -266,4 +278,5 @@ GENERATORS: dict[str, Callable[[int, int], list[dict]]] = {
     "sentiment3_imbalanced": sentiment3_imbalanced,
     "paraphrase": paraphrase,
     "sentiment3_probe": sentiment3_probe,
+    "arith_large_words": arith_large_words,
 }
