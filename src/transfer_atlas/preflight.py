@@ -128,7 +128,7 @@ def run(
     profiles = {name: io.read_json(path) for name, path in profile_paths.items()}
     rows = estimate(config, datasets, shapes, profiles)
     for r in rows:
-        asks = requests.requests(_as_estimate(r), config["resources"], _stage(r["job"]), attempt=1)
+        asks = requests.requests(requests.combine([r]), config["resources"], requests.stage(r["job"]), 1)
         log.info(
             "%-10s %-24s %-20s peak %6.1f GiB  ~%6.1f min  %s  | asks %d min, %d MB host, %d MiB GPU",
             *[r[k] for k in COLUMNS[:5]],
@@ -148,14 +148,6 @@ def run(
     if out_csv:
         io.write_csv(out_csv, pd.DataFrame(rows, columns=COLUMNS))
     return rows
-
-
-def _as_estimate(row: dict) -> dict:
-    return {"minutes": row["runtime_min"], "peak_gib": row["peak_gib"], "weights_gib": row["weights_gib"]}
-
-
-def _stage(job: str) -> str:
-    return "train" if job == "train_lora" else "evaluate"
 
 
 def model_shapes(config: dict, results: str = "results") -> dict[str, str]:

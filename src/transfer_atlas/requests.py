@@ -61,12 +61,10 @@ def read_estimates(path) -> dict[tuple[str, str, str], dict[str, float]] | None:
     return _read(str(path), path.stat().st_mtime_ns)
 
 
-def job_estimate(estimates, job: str, model: str, datasets: list[str]) -> dict | None:
-    """One job's {minutes, peak_gib, weights_gib}: the sum of its datasets' minutes, the
-    largest peak (an evaluate_row job covers several targets); None if any row is missing."""
-    if not estimates:
-        return None
-    rows = [estimates.get((job, model, d)) for d in datasets]
+def combine(rows: list[dict | None]) -> dict | None:
+    """{minutes, peak_gib, weights_gib} of a job from its estimate rows ({peak_gib,
+    runtime_min, weights_gib}, as in estimates.csv): the sum of the minutes, the largest peak
+    (an evaluate_row job covers several targets); None if there is no row or one is missing."""
     if not rows or any(r is None for r in rows):
         return None
     return {
@@ -74,6 +72,18 @@ def job_estimate(estimates, job: str, model: str, datasets: list[str]) -> dict |
         "peak_gib": max(r["peak_gib"] for r in rows),
         "weights_gib": max(r["weights_gib"] for r in rows),
     }
+
+
+def job_estimate(estimates, job: str, model: str, datasets: list[str]) -> dict | None:
+    """One job's estimate (`combine`) from read_estimates()' table; None without one."""
+    if not estimates:
+        return None
+    return combine([estimates.get((job, model, d)) for d in datasets])
+
+
+def stage(job: str) -> str:
+    """The config's resources prefix of a model job: train (train_lora) or evaluate."""
+    return "train" if job == "train_lora" else "evaluate"
 
 
 def requests(estimate: dict | None, res: dict, stage: str, attempt: int, n_targets: int = 1) -> dict:
@@ -99,6 +109,5 @@ def requests(estimate: dict | None, res: dict, stage: str, attempt: int, n_targe
 
 def job_requests(path, res: dict, job: str, model: str, datasets: list[str], attempt: int) -> dict:
     """requests() of one job from the estimates file at `path` (None / absent: fallback)."""
-    stage = "train" if job == "train_lora" else "evaluate"
     estimate = job_estimate(read_estimates(path), job, model, datasets)
-    return requests(estimate, res, stage, attempt, n_targets=len(datasets))
+    return requests(estimate, res, stage(job), attempt, n_targets=len(datasets))
